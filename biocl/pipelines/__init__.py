@@ -1,0 +1,97 @@
+"""The three missions, each wiring data, encoders, heads, trainer, evaluation and report.
+
+A pipeline module exposes ``run(protocol, run) -> PipelineResult``; :func:`run_protocol`
+opens the run directory, calls it, and writes ``results.json`` and the report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biocl.errors import BioclError
+from biocl.evaluate.stats import bootstrap_ci, weighted_mean
+from biocl.protocols import Protocol
+from biocl.runs import PipelineResult, RunContext, default_run_dir, environment_info
+
+__all__ = ["PIPELINES", "run_protocol", "build_results"]
+
+PIPELINES = {
+    "brain_speech": "biocl.pipelines.brain_speech",
+    "dna_species": "biocl.pipelines.dna_species",
+    "audio_temporal": "biocl.pipelines.audio_temporal",
+}
+
+
+def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: bool = False,
+                 report: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Run a protocol end to end and write its run directory.
+
+    Returns
+    -------
+    run_dir : Path
+        The run directory.
+    results : dict
+        The content of ``results.json``.
+    """
+    module = importlib.import_module(PIPELINES[protocol.pipeline])
+    run_dir = Path(out) if out is not None else default_run_dir(protocol)
+    if resume and not run_dir.is_dir():
+        raise BioclError("cannot resume: no such run folder", path=run_dir)
+    rank = int(os.environ.get("RANK", "0"))
+    with RunContext(run_dir, protocol, rank=rank, resume=resume) as run:
+        result: PipelineResult = module.run(protocol, run)
+        results = build_results(protocol, result, device=result.details.get("device", "cpu"),
+                                wall_time_s=run.elapsed_s())
+        if run.is_main:
+            run.write_results(results)
+            if report:
+                from biocl.report import build_report
+
+                build_report(run_dir)
+    return run_dir, results
+
+
+def build_results(protocol: Protocol, result: PipelineResult, *, device: str, wall_time_s: float) -> dict[str, Any]:
+    """Assemble the ``results.json`` document from a pipeline's result."""
+    acceptance = protocol.acceptance
+    if acceptance.metric not in result.metrics:
+        raise BioclError(f"the acceptance metric {acceptance.metric!r} is not among the run's metrics "
+                         f"({', '.join(sorted(result.metrics))})", path=protocol.source_path)
+    value = float(result.metrics[acceptance.metric])
+    units = np.asarray(result.primary_unit_values, dtype=float)
+    weights = None if result.primary_unit_weights is None else np.asarray(result.primary_unit_weights, float)
+    if units.size:
+        unit_mean = weighted_mean(units, weights)
+        if not np.isclose(unit_mean, value, atol=1e-9):
+            raise AssertionError(f"per-unit values average to {unit_mean}, not the metric {value}")
+        ci = bootstrap_ci(units, weights=weights, n_resamples=acceptance.ci_resamples, seed=acceptance.ci_seed)
+    else:
+        ci = (value, value)
+    return {
+        "protocol": {"name": protocol.name, "version": protocol.version, "sha256": protocol.sha256,
+                     "path": str(protocol.source_path) if protocol.source_path else None,
+                     "seed": protocol.seed, "description": protocol.description,
+                     "intended_use": protocol.intended_use, "out_of_scope_use": protocol.out_of_scope_use,
+                     "limitations": list(protocol.limitations)},
+        "pipeline": protocol.pipeline,
+        "data": result.data,
+        "metrics": {k: float(v) for k, v in result.metrics.items()},
+        "baselines": {b: {k: float(v) for k, v in m.items()} for b, m in result.baselines.items()},
+        "primary_endpoint": {
+            "metric": acceptance.metric, "value": value, "ci95": [ci[0], ci[1]],
+            "ci_method": f"percentile bootstrap over {units.size} {acceptance.unit}s, "
+                         f"{acceptance.ci_resamples} resamples, seed {acceptance.ci_seed}",
+            "unit": acceptance.unit, "n_units": int(units.size),
+            "threshold": acceptance.threshold, "comparison": acceptance.comparison,
+            "chance": acceptance.chance, "baseline": acceptance.baseline,
+            "passed": bool(acceptance.passed(value)),
+        },
+        "environment": environment_info(device),
+        "wall_time_s": float(wall_time_s),
+        **result.details,
+    }

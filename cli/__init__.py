@@ -1,0 +1,1 @@
+"""The `biocl` command line (installed as the package ``biocl_cli``): thin, no science."""
