@@ -264,24 +264,39 @@ def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None
 
 def validate_protocol(raw: dict[str, Any], path: str | Path | None = None) -> Protocol:
     """Validate a protocol given as a dict; errors name the first bad key."""
+    raw = dict(raw)
+    if raw.get("pipeline") in PIPELINE_NAMES:
+        sections = _sections_for(raw["pipeline"])
+        for key in _SECTION_NAMES:
+            value = raw.get(key, {})
+            if not isinstance(value, dict):
+                raise BioclError(f"{key}: must be a mapping of keys to values", path=path)
+            try:
+                raw[key] = sections[key].model_validate(value)
+            except ValidationError as err:
+                raise _one_line(err, (key,), path) from None
     try:
         return Protocol.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        kind = first["type"]
-        if kind == "extra_forbidden":
-            message = f"unknown key {where!r}"
-        elif kind == "missing":
-            message = f"missing required key {where!r}"
-        else:
-            message = f"{where}: {first['msg']}"
-            if "input" in first and not isinstance(first["input"], (dict, list)):
-                message += f" (got {first['input']!r})"
-        more = len(err.errors()) - 1
-        if more:
-            message += f"; {more} more problem{'s' if more > 1 else ''}"
-        raise BioclError(message, path=path, hint="see docs/protocols.md") from None
+        raise _one_line(err, (), path) from None
+
+
+def _one_line(err: ValidationError, prefix: tuple[str, ...], path: str | Path | None) -> BioclError:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in (*prefix, *first["loc"])) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = f"unknown key {where!r}"
+    elif kind == "missing":
+        message = f"missing required key {where!r}"
+    else:
+        message = f"{where}: {first['msg']}"
+        if "input" in first and not isinstance(first["input"], (dict, list)):
+            message += f" (got {first['input']!r})"
+    more = len(err.errors()) - 1
+    if more:
+        message += f"; {more} more problem{'s' if more > 1 else ''}"
+    return BioclError(message, path=path, hint="see docs/protocols.md")
 
 
 def protocol_to_yaml(protocol: Protocol) -> str:
