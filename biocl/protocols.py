@@ -192,7 +192,7 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
         try:
             overrides[key] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError as err:
-            raise BioclError(f"override {pair!r}: the value is not valid YAML ({err.problem})") from None
+            raise BioclError(f"override {pair!r}: the value is not valid YAML ({_short(err)})") from None
     return overrides
 
 
