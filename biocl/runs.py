@@ -47,6 +47,9 @@ class PipelineResult:
     primary_unit_values : list of float
         The primary metric per resampling unit (subject, sequence, clip), for the bootstrap CI.
         Its mean must equal ``metrics[acceptance.metric]`` (weighted means: pass ``primary_unit_weights``).
+    primary_unit_ids : list of str | None
+        The identifier of each unit (subject id, sequence id, clip name), in the order of
+        ``primary_unit_values``; ``biocl report compare`` pairs two runs' units by these ids.
     details : dict
         Report material: ``flow``, ``exclusions``, ``disjointness``, ``subgroups``,
         ``worst_cases``, ``model``, ``checkpoint``, ``permutation_test``, ``figures``, ...
@@ -57,6 +60,7 @@ class PipelineResult:
     data: dict[str, Any]
     primary_unit_values: list[float] = field(default_factory=list)
     primary_unit_weights: list[float] | None = None
+    primary_unit_ids: list[str] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -72,6 +72,9 @@ def build_results(protocol: Protocol, result: PipelineResult, *, device: str, wa
         ci = bootstrap_ci(units, weights=weights, n_resamples=acceptance.ci_resamples, seed=acceptance.ci_seed)
     else:
         ci = (value, value)
+    unit_ids = None if result.primary_unit_ids is None else [str(i) for i in result.primary_unit_ids]
+    if unit_ids is not None and len(unit_ids) != units.size:
+        raise AssertionError(f"{len(unit_ids)} unit ids for {units.size} unit values")
     return {
         "protocol": {"name": protocol.name, "version": protocol.version, "sha256": protocol.sha256,
                      "path": str(protocol.source_path) if protocol.source_path else None,
@@ -90,6 +93,10 @@ def build_results(protocol: Protocol, result: PipelineResult, *, device: str, wa
             "threshold": acceptance.threshold, "comparison": acceptance.comparison,
             "chance": acceptance.chance, "baseline": acceptance.baseline,
             "passed": bool(acceptance.passed(value)),
+            # Per-unit values let `biocl report compare` pair two runs unit by unit.
+            "unit_ids": unit_ids,
+            "unit_values": units.tolist(),
+            "unit_weights": None if weights is None else weights.tolist(),
         },
         "environment": environment_info(device),
         "wall_time_s": float(wall_time_s),
