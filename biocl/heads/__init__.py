@@ -1,1 +1,25 @@
-"""TODO"""
+"""The shared contrastive part: losses, gathering across processes, mixing, queues, projections.
+
+Nothing here knows a modality. Pure loss functions live in :mod:`biocl.heads.functional`
+(local rows x given columns), loss modules with state (logit scale, gathering) in
+:mod:`biocl.heads.losses`, the exact distributed gather and label offsets in
+:mod:`biocl.heads.distributed`.
+"""
+
+from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
+                                     rank_offset_labels, world_info)
+from biocl.heads.functional import (clip_logits, clip_loss, clip_scores, contrastive_cross_entropy, dcl_loss,
+                                    info_nce, mimix_loss, supcon_loss, tnce_log_weights, tnce_loss,
+                                    weighted_infonce)
+from biocl.heads.losses import ClipLoss, DCLLoss, LogitScale, MIMixLoss, SupConLoss, TNCELoss, WeightedInfoNCELoss
+
+__all__ = [
+    # functional
+    "clip_scores", "clip_logits", "contrastive_cross_entropy", "clip_loss", "weighted_infonce", "mimix_loss",
+    "tnce_log_weights", "tnce_loss", "dcl_loss", "supcon_loss", "info_nce",
+    # distributed
+    "world_info", "is_distributed", "gather_with_grad", "gather_no_grad", "rank_offset_labels",
+    "offset_local_index",
+    # modules
+    "LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss", "TNCELoss", "DCLLoss", "SupConLoss",
+]

@@ -1,0 +1,325 @@
+"""Contrastive loss modules: the state (logit scale) and the gathering across processes.
+
+Each module scores this process's rows against the columns of every process when
+``gather=True`` and a process group with more than one process is running (local rows x
+global columns), takes its labels from :func:`biocl.heads.distributed.rank_offset_labels`
+and offsets every local index (mixing permutation, reversal index) the same way. It returns
+the mean over *local* rows: with DDP's gradient averaging this gives exactly the gradients
+of the whole-batch loss (the argument is in :mod:`biocl.heads.distributed`). The
+mathematics lives in :mod:`biocl.heads.functional`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from biocl.heads import functional as HF
+from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
+                                     rank_offset_labels)
+
+__all__ = ["LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss", "TNCELoss", "DCLLoss", "SupConLoss"]
+
+CLIP_LOG_SCALE = math.log(1 / 0.07)
+MAX_LOG_SCALE = math.log(100)
+
+
+class LogitScale(nn.Module):
+    """The log of the scale multiplying similarities, clamped to ``[0, max_log]``.
+
+    Parameters
+    ----------
+    init : float
+        Initial log scale (CLIP / CLAP: ``log(1 / 0.07)``).
+    learnable : bool
+        A parameter (trained, averaged by DDP like any other) or a fixed buffer.
+    max_log : float
+        Upper clamp (CLIP: ``ln 100``); the lower clamp is 0 (scale 1).
+
+    Notes
+    -----
+    ``forward`` returns ``clamp(raw, 0, max_log)``: outside the range the gradient is zero,
+    as with ``torch.clamp``. A trainer that wants the raw value kept in range too (open_clip
+    clamps after each optimiser step) calls :meth:`clamp_`.
+    """
+
+    def __init__(self, init: float = CLIP_LOG_SCALE, learnable: bool = True, max_log: float = MAX_LOG_SCALE):
+        super().__init__()
+        if not 0.0 <= init <= max_log:
+            raise ValueError(f"init log scale {init} is outside [0, {max_log}]")
+        self.max_log = float(max_log)
+        value = torch.tensor(float(init))
+        if learnable:
+            self.log_scale = nn.Parameter(value)
+        else:
+            self.register_buffer("log_scale", value)
+
+    def forward(self) -> Tensor:
+        """The clamped log scale, a scalar tensor."""
+        return self.log_scale.clamp(0.0, self.max_log)
+
+    @torch.no_grad()
+    def clamp_(self) -> None:
+        """Clamp the stored value in place (call after the optimiser step)."""
+        self.log_scale.clamp_(0.0, self.max_log)
+
+    def extra_repr(self) -> str:
+        return f"log_scale={float(self.log_scale):.4f}, max_log={self.max_log:.4f}"
+
+
+def _gathering(gather: bool) -> bool:
+    return gather and is_distributed()
+
+
+class ClipLoss(nn.Module):
+    """CLIP / InfoNCE loss with optional logit scale, masking and gathered negatives.
+
+    Parameters
+    ----------
+    normalize : {"both", "candidates", "none"}
+        ``"both"``: cosine (CLIP); ``"candidates"``: ``<q, c> / ||c||`` (brainmagick).
+    symmetric : bool
+        Average queries-to-candidates with candidates-to-queries.
+    learnable_scale : bool
+        Learn the logit scale (a :class:`LogitScale` parameter).
+    init_log_scale : float | None
+        Initial (or fixed) log scale; None uses the raw scores (brainmagick: no temperature).
+    gather : bool
+        Gather candidates (and queries when symmetric) across processes.
+    """
+
+    def __init__(self, normalize: str = "both", symmetric: bool = False, learnable_scale: bool = False,
+                 init_log_scale: float | None = CLIP_LOG_SCALE, gather: bool = True):
+        super().__init__()
+        if normalize not in HF.NORMALIZE_MODES:
+            raise ValueError(f"normalize must be one of {HF.NORMALIZE_MODES}, got {normalize!r}")
+        if init_log_scale is None and learnable_scale:
+            raise ValueError("a learnable logit scale needs init_log_scale")
+        self.normalize = normalize
+        self.symmetric = symmetric
+        self.gather = gather
+        self.logit_scale = None if init_log_scale is None else LogitScale(init_log_scale, learnable=learnable_scale)
+
+    def forward(self, queries: Tensor, candidates: Tensor, *, candidate_ids: Tensor | None = None) -> Tensor:
+        """Loss of this process's queries against all candidates.
+
+        Parameters
+        ----------
+        queries : Tensor of shape (n, ...)
+            Row ``i``'s positive is ``candidates[i]``.
+        candidates : Tensor of shape (n, ...)
+        candidate_ids : Tensor of shape (n,), long | None
+            An id per pair (a speech segment, say): candidates sharing the id of a row's own
+            positive are not counted as that row's negatives (the same sentence heard by
+            another subject). Gathered with the candidates.
+
+        Returns
+        -------
+        Tensor, scalar
+        """
+        n = queries.shape[0]
+        if candidates.shape[0] != n:
+            raise ValueError(f"ClipLoss needs one candidate per query, got {n} queries and {candidates.shape[0]}")
+        distributed = _gathering(self.gather)
+        labels = rank_offset_labels(n, device=queries.device) if distributed else None
+        all_candidates = gather_with_grad(candidates) if distributed else candidates
+        mask = reverse_mask = None
+        if candidate_ids is not None:
+            all_ids = gather_no_grad(candidate_ids) if distributed else candidate_ids
+            mask = candidate_ids[:, None] == all_ids[None, :]
+            reverse_mask = mask
+        scale = None if self.logit_scale is None else self.logit_scale()
+        if not distributed:
+            return HF.clip_loss(queries, candidates, logit_scale=scale, normalize=self.normalize,
+                                symmetric=self.symmetric, candidate_mask=mask)
+        loss = HF.clip_loss(queries, all_candidates, labels=labels, logit_scale=scale, normalize=self.normalize,
+                            candidate_mask=mask)
+        if not self.symmetric:
+            return loss
+        # Local candidates as rows against every query, from the same score function.
+        all_queries = gather_with_grad(queries)
+        reverse_logits = HF.clip_logits(all_queries, candidates, logit_scale=scale, normalize=self.normalize).T
+        reverse = HF.contrastive_cross_entropy(reverse_logits, labels, candidate_mask=reverse_mask)
+        return 0.5 * (loss + reverse)
+
+
+class WeightedInfoNCELoss(nn.Module):
+    """DNABERT-S phase I weighted SimCLR (:func:`biocl.heads.functional.weighted_infonce`).
+
+    Parameters
+    ----------
+    tau : float
+        Temperature.
+    gather : bool
+        Use every process's views as negatives.
+    """
+
+    def __init__(self, tau: float = 0.05, gather: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.gather = gather
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Loss of this process's ``2n`` views; ``z1[i]`` and ``z2[i]`` are a positive pair."""
+        if not _gathering(self.gather):
+            return HF.weighted_infonce(z1, z2, tau=self.tau)
+        labels = rank_offset_labels(z1.shape[0], device=z1.device)
+        return HF.weighted_infonce(z1, z2, z1_all=gather_with_grad(z1), z2_all=gather_with_grad(z2), labels=labels,
+                                   tau=self.tau)
+
+
+class MIMixLoss(nn.Module):
+    """DNABERT-S phase II MI-Mix loss (:func:`biocl.heads.functional.mimix_loss`).
+
+    The permutation used for mixing is local to each process; this module turns it into
+    global column indices before indexing the gathered positives (the DNABERT-S flaw).
+
+    Parameters
+    ----------
+    tau : float
+        Temperature.
+    gather : bool
+        Use every process's positives as columns.
+    """
+
+    def __init__(self, tau: float = 0.05, gather: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.gather = gather
+
+    def forward(self, z_mixed: Tensor, z_pos: Tensor, lam: Tensor, mix_index_local: Tensor) -> Tensor:
+        """Loss of this process's mixed anchors.
+
+        Parameters
+        ----------
+        z_mixed : Tensor of shape (n, d)
+            Anchors computed from mixed hidden states.
+        z_pos : Tensor of shape (n, d)
+            Unmixed positive views, row-aligned with the anchors.
+        lam : Tensor of shape (n,)
+            Weight of each anchor's own sample (:func:`biocl.heads.mixing.sample_mix`).
+        mix_index_local : Tensor of shape (n,), long
+            The local permutation the mixing used.
+        """
+        if not _gathering(self.gather):
+            return HF.mimix_loss(z_mixed, z_pos, lam, mix_index_local, tau=self.tau)
+        n = z_mixed.shape[0]
+        labels = rank_offset_labels(n, device=z_mixed.device)
+        mix_index = offset_local_index(mix_index_local.to(z_mixed.device), n)
+        return HF.mimix_loss(z_mixed, gather_with_grad(z_pos), lam, mix_index, labels=labels, tau=self.tau)
+
+
+class TNCELoss(nn.Module):
+    """TeminAL B temporal NCE loss (:func:`biocl.heads.functional.tnce_loss`).
+
+    Parameters
+    ----------
+    a_same, a_cross : float
+        Extra denominator weight of a row's own reversal and of the other ordered columns.
+    learnable_scale : bool
+        Learn the logit scale (initialised at ``log(1 / 0.07)``, clamped to ``[0, ln 100]``).
+    init_log_scale : float
+        Initial (or fixed) log scale.
+    symmetric : bool
+        Average audio-to-text with text-to-audio.
+    gather : bool
+        Use every process's items as columns.
+    """
+
+    def __init__(self, a_same: float, a_cross: float, learnable_scale: bool = True,
+                 init_log_scale: float = CLIP_LOG_SCALE, symmetric: bool = True, gather: bool = True):
+        super().__init__()
+        self.a_same = float(a_same)
+        self.a_cross = float(a_cross)
+        self.symmetric = symmetric
+        self.gather = gather
+        self.logit_scale = LogitScale(init_log_scale, learnable=learnable_scale)
+
+    def forward(self, audio: Tensor, text: Tensor, reverse_index_local: Tensor) -> Tensor:
+        """Loss of this process's ``3n`` audio rows (and caption rows when symmetric).
+
+        Parameters
+        ----------
+        audio, text : Tensor of shape (3n, d)
+            Row-aligned audio and caption embeddings (forward, reversed and overlapped
+            versions of ``n`` pairs, in any order).
+        reverse_index_local : Tensor of shape (3n,), long
+            Local row of each item's reversed-order version, -1 where there is none.
+        """
+        scale = self.logit_scale()
+        kwargs = dict(a_same=self.a_same, a_cross=self.a_cross, logit_scale=scale)
+        if not _gathering(self.gather):
+            return HF.tnce_loss(audio, text, reverse_index=reverse_index_local, symmetric=self.symmetric, **kwargs)
+        n = audio.shape[0]
+        labels = rank_offset_labels(n, device=audio.device)
+        reverse_index = gather_no_grad(offset_local_index(reverse_index_local.to(audio.device), n))
+        loss = HF.tnce_loss(audio, gather_with_grad(text), reverse_index=reverse_index, labels=labels,
+                            symmetric=False, **kwargs)
+        if not self.symmetric:
+            return loss
+        # Audio columns share the caption layout, so the same reversal index applies.
+        reverse = HF.tnce_loss(text, gather_with_grad(audio), reverse_index=reverse_index, labels=labels,
+                               symmetric=False, **kwargs)
+        return 0.5 * (loss + reverse)
+
+
+class DCLLoss(nn.Module):
+    """Decoupled contrastive loss (:func:`biocl.heads.functional.dcl_loss`).
+
+    Parameters
+    ----------
+    tau : float
+        Temperature.
+    gather : bool
+        Use every process's views as negatives.
+    """
+
+    def __init__(self, tau: float = 0.1, gather: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.gather = gather
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Loss of this process's ``2n`` views; ``z1[i]`` and ``z2[i]`` are a positive pair."""
+        if not _gathering(self.gather):
+            return HF.dcl_loss(z1, z2, tau=self.tau)
+        labels = rank_offset_labels(z1.shape[0], device=z1.device)
+        return HF.dcl_loss(z1, z2, z1_all=gather_with_grad(z1), z2_all=gather_with_grad(z2), labels=labels,
+                           tau=self.tau)
+
+
+class SupConLoss(nn.Module):
+    """Supervised contrastive loss (:func:`biocl.heads.functional.supcon_loss`).
+
+    Parameters
+    ----------
+    tau : float
+        Temperature.
+    gather : bool
+        Use every process's samples (and labels) as columns.
+    """
+
+    def __init__(self, tau: float = 0.1, gather: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.gather = gather
+
+    def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Loss of this process's samples.
+
+        Parameters
+        ----------
+        features : Tensor of shape (n, V, d)
+            ``V`` views of each sample.
+        labels : Tensor of shape (n,) | None
+            Class of each sample; without labels the loss is SimCLR's NT-Xent.
+        """
+        if not _gathering(self.gather):
+            return HF.supcon_loss(features, labels, tau=self.tau)
+        n = features.shape[0]
+        sample_index = rank_offset_labels(n, device=features.device)
+        labels_all = None if labels is None else gather_no_grad(labels)
+        return HF.supcon_loss(features, labels, tau=self.tau, features_all=gather_with_grad(features),
+                              labels_all=labels_all, sample_index=sample_index)
