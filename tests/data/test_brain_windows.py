@@ -1,0 +1,206 @@
+"""Preprocessing and windowing against hand-computed values on toy signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from biocl.data.brain_windows import (
+    PreparedRecording,
+    RobustScaler,
+    WindowConfig,
+    assign_splits,
+    baseline_correct,
+    batch_arrays,
+    build_windows,
+    extract_brain,
+    extract_speech,
+    fit_scalers,
+    prepare_recording,
+    resample_to,
+    sentence_split,
+)
+from biocl.errors import BioclError
+
+CONFIG = WindowConfig()
+
+
+def _event(onset, word_index, sentence, sound="a.wav", sound_onset=None, duration=0.3, word="w"):
+    return SimpleNamespace(onset_s=onset, duration_s=duration, word=word, word_index=word_index,
+                           sentence_id=sentence, sentence=sentence, sound_file=Path(sound),
+                           sound_onset_s=onset if sound_onset is None else sound_onset)
+
+
+def _recording(data, sfreq=600.0, events=None, path="sub-01_meg.fif"):
+    raw = SimpleNamespace(get_data=lambda: data)
+    n = data.shape[0]
+    return SimpleNamespace(raw=raw, path=Path(path), subject="01", session="0", task="t",
+                           events=events if events is not None else [_event(1.0, 0, "s")],
+                           positions=np.full((n, 2), 0.5, np.float32), position_mask=np.ones(n, bool),
+                           sfreq_hz=sfreq)
+
+
+def test_window_geometry_is_the_papers():
+    assert CONFIG.n_times == 361
+    assert CONFIG.baseline_slice() == slice(0, 61)
+
+
+def test_resample_keeps_a_slow_sine_and_the_rate():
+    t = np.arange(600 * 4) / 600.0
+    data = np.stack([np.sin(2 * np.pi * 3.0 * t), np.full_like(t, 2.0)])
+    out, rate = resample_to(data, 600.0, 120.0)
+    assert rate == 120.0 and out.shape == (2, 480) and out.dtype == np.float32
+    t120 = np.arange(480) / 120.0
+    inner = slice(30, -30)  # the polyphase filter's edges are transients
+    np.testing.assert_allclose(out[0, inner], np.sin(2 * np.pi * 3.0 * t120)[inner], atol=2e-3)
+    np.testing.assert_allclose(out[1, inner], 2.0, atol=2e-3)
+
+
+def test_resample_refuses_low_rates_naming_the_file():
+    with pytest.raises(BioclError, match="sub-09.fif.*below twice"):
+        resample_to(np.zeros((1, 100)), 200.0, 120.0, path="sub-09.fif")
+
+
+def test_baseline_of_a_ramp():
+    ramp = np.arange(361, dtype=float)[None, None, :]
+    out = baseline_correct(ramp, CONFIG.baseline_slice())
+    # Mean of 0..60 is 30.
+    np.testing.assert_allclose(out[0, 0, :3], [-30.0, -29.0, -28.0])
+    np.testing.assert_allclose(out[0, 0, -1], 330.0)
+
+
+def test_robust_scaler_hand_values():
+    windows = np.array([[[1.0, 2.0, 3.0, 4.0, 5.0], [7.0] * 5]])  # (1 window, 2 channels, 5 samples)
+    scaler = RobustScaler(clamp=1.0)
+    assert scaler.fit(windows) is scaler
+    # Channel 0: median 3, percentiles 25/75 of 1..5 are 2 and 4 -> IQR 2. Channel 1 is flat.
+    np.testing.assert_allclose(scaler.center_, [3.0, 7.0])
+    np.testing.assert_allclose(scaler.scale_, [2.0, 1.0])
+    out = scaler.transform(windows)
+    np.testing.assert_allclose(out[0, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
+    np.testing.assert_allclose(RobustScaler(clamp=0.6).fit_transform(windows)[0, 0], [-0.6, -0.5, 0, 0.5, 0.6])
+    assert not hasattr(RobustScaler(), "center_")
+
+
+def test_clamp_at_twenty():
+    windows = np.zeros((1, 1, 8))
+    windows[0, 0, :4] = [-1, 1, -1, 1]
+    windows[0, 0, 4] = 1000.0
+    out = RobustScaler().fit(windows).transform(windows)
+    assert out.max() == 20.0
+
+
+def test_extract_brain_shift_baseline_and_scale():
+    # A 120 Hz ramp: sample k holds k (channel 0) and 2k (channel 1).
+    n = 120 * 10
+    brain = np.stack([np.arange(n), 2 * np.arange(n)]).astype(np.float32)
+    rec = PreparedRecording(path=Path("r.fif"), subject="01", session="0", task="t", brain=brain, sfreq_hz=120.0,
+                            positions=np.zeros((2, 2), np.float32), position_mask=np.ones(2, bool),
+                            events=[_event(2.0, 0, "s")])
+    # The word at 2.0 s: the brain window starts at 2.0 + 0.15 - 0.5 s = sample 198.
+    tables, sounds, _ = build_windows([rec], {Path("a.wav"): 600}, {"s": "test"}, CONFIG)
+    assert tables["test"].brain_start.tolist() == [198]
+    assert tables["test"].speech_start.tolist() == [180]
+    window = extract_brain(rec, tables["test"].brain_start, CONFIG)
+    # After the baseline (mean of the first 61 samples = start + 30) the ramp is k - 30.
+    np.testing.assert_allclose(window[0, 0], np.arange(361) - 30.0)
+    np.testing.assert_allclose(window[0, 1], 2 * (np.arange(361) - 30.0))
+    rec.scaler = RobustScaler(clamp=20.0).fit(window)
+    scaled = extract_brain(rec, tables["test"].brain_start, CONFIG)
+    # Median of k - 30 over k = 0..360 is 150, IQR 180: (k - 180) / 180 per channel.
+    np.testing.assert_allclose(scaled[0, 0], (np.arange(361) - 180.0) / 180.0, atol=1e-6)
+
+
+def test_extract_speech_pads_with_silence():
+    features = np.arange(10, dtype=np.float32)[None, :].repeat(2, 0)
+    fill = np.array([-1.0, -2.0], np.float32)
+    out = extract_speech(features, np.array([-2, 8]), 4, fill)
+    np.testing.assert_allclose(out[0, 0], [-1, -1, 0, 1])
+    np.testing.assert_allclose(out[1, 1], [8, 9, -2, -2])
+
+
+def test_splits_are_deterministic_and_proportional():
+    keys = [f"sentence {i}" for i in range(200)]
+    splits = assign_splits(keys + keys[:50])
+    counts = {s: sum(v == s for v in splits.values()) for s in ("train", "valid", "test")}
+    assert counts == {"train": 140, "valid": 20, "test": 40}
+    assert assign_splits(list(reversed(keys))) == splits
+    hashed = assign_splits(keys, method="hash")
+    assert all(hashed[k] == sentence_split(k) for k in keys)
+    with pytest.raises(BioclError):
+        assign_splits(keys, (0.5, 0.5, 0.5))
+
+
+def _story_recording(offset, sentence_order, subject):
+    # Each sentence: 4 words 0.5 s apart, sentences 3 s apart, played from one stimulus file.
+    events = []
+    for position, s in enumerate(sentence_order):
+        for w in range(4):
+            sound_onset = 1.0 + 3.0 * s + 0.5 * w
+            events.append(_event(offset + sound_onset + 0.0 * position, w, f"s{s}", sound_onset=sound_onset))
+    n = int((offset + 3.0 * len(sentence_order) + 6) * 120)
+    rng = np.random.default_rng(len(subject))
+    rec = PreparedRecording(path=Path(f"sub-{subject}.fif"), subject=subject, session="0", task="t",
+                            brain=rng.normal(size=(3, n)).astype(np.float32), sfreq_hz=120.0,
+                            positions=np.zeros((3, 2), np.float32), position_mask=np.ones(3, bool), events=events)
+    return rec
+
+
+def test_no_sentence_in_two_splits_and_no_held_out_speech_in_training():
+    sentences = [f"s{i}" for i in range(20)]
+    splits = assign_splits(sentences)
+    recs = [_story_recording(2.0, range(20), "01"), _story_recording(5.0, range(20), "02")]
+    tables, _, exclusions = build_windows(recs, {Path("a.wav"): int(62 * 120)}, splits, CONFIG)
+    seen = {}
+    for split, table in tables.items():
+        for sentence in table.sentence:
+            assert seen.setdefault(sentence, split) == split
+    assert set(tables["test"].sentence) == {s for s in sentences if splits[s] == "test"}
+    # The speech of every training window lies clear of valid and test sentences.
+    held_out = [(1.0 + 3.0 * int(s[1:]), 1.0 + 3.0 * int(s[1:]) + 1.8) for s in sentences if splits[s] != "train"]
+    for start in tables["train"].speech_start:
+        lo, hi = start / 120.0, start / 120.0 + 3.0
+        assert all(not (a < hi and b > lo) for a, b in held_out)
+    assert exclusions.get("training windows overlapping held-out speech", 0) > 0
+    # Two subjects heard the same stimulus samples: they share speech ids.
+    train = tables["train"]
+    first = set(train.speech_id[train.recording == 0])
+    assert first == set(train.speech_id[train.recording == 1])
+    assert len(first) == (train.recording == 0).sum()
+
+
+def test_scalers_fit_on_training_windows_only_and_batches_pad_channels():
+    splits = assign_splits([f"s{i}" for i in range(10)])
+    recs = [_story_recording(2.0, range(10), "01"), _story_recording(2.0, range(10), "02")]
+    recs[1].brain = recs[1].brain[:2]
+    recs[1].positions, recs[1].position_mask = recs[1].positions[:2], recs[1].position_mask[:2]
+    tables, sounds, _ = build_windows(recs, {Path("a.wav"): 32 * 120}, splits, CONFIG)
+    assert fit_scalers(recs, tables["train"], CONFIG) == []
+    own = extract_brain(recs[0], tables["train"].brain_start[tables["train"].recording == 0], CONFIG, scale=False)
+    np.testing.assert_allclose(recs[0].scaler.center_, np.median(own.transpose(1, 0, 2).reshape(3, -1), axis=1),
+                               rtol=1e-5, atol=1e-6)
+    speech = [np.zeros((4, 32 * 120), np.float32)]
+    rows = np.flatnonzero(tables["test"].recording == 1)[:2].tolist() + [0]
+    batch = batch_arrays(recs, tables["test"], np.array(rows), speech, np.zeros(4, np.float32), CONFIG,
+                         {"01": 0})
+    assert batch["brain"].shape == (3, 3, 361)
+    assert batch["position_mask"].tolist() == [[True, True, False], [True, True, False], [True, True, True]]
+    assert batch["subjects"].tolist() == [-1, -1, 0]
+    assert np.all(batch["brain"][:2, 2] == 0)
+    assert batch["speech"].shape == (3, 4, 361)
+
+
+def test_bad_recordings_name_the_file():
+    with pytest.raises(BioclError, match="sub-07_meg.fif: the recording has no word events"):
+        prepare_recording(_recording(np.zeros((2, 6000)), events=[], path="sub-07_meg.fif"), CONFIG)
+    data = np.zeros((2, 6000))
+    data[1, 10] = np.nan
+    with pytest.raises(BioclError, match="sub-01_meg.fif: .*NaN"):
+        prepare_recording(_recording(data), CONFIG)
+    with pytest.raises(BioclError, match="below twice"):
+        prepare_recording(_recording(np.zeros((2, 6000)), sfreq=200.0), CONFIG)
+    prepared = prepare_recording(_recording(np.ones((2, 6000))), CONFIG)
+    assert prepared.brain.shape == (2, 1200) and prepared.sfreq_hz == 120.0
