@@ -3,7 +3,8 @@
 Nothing here knows a modality. Pure loss functions live in :mod:`biocl.heads.functional`
 (local rows x given columns), loss modules with state (logit scale, gathering) in
 :mod:`biocl.heads.losses`, the exact distributed gather and label offsets in
-:mod:`biocl.heads.distributed`.
+:mod:`biocl.heads.distributed`, MI-Mix in :mod:`biocl.heads.mixing`, the MoCo queue in
+:mod:`biocl.heads.queue` and projection heads in :mod:`biocl.heads.projection`.
 """
 
 from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
@@ -12,6 +13,9 @@ from biocl.heads.functional import (clip_logits, clip_loss, clip_scores, contras
                                     info_nce, mimix_loss, supcon_loss, tnce_log_weights, tnce_loss,
                                     weighted_infonce)
 from biocl.heads.losses import ClipLoss, DCLLoss, LogitScale, MIMixLoss, SupConLoss, TNCELoss, WeightedInfoNCELoss
+from biocl.heads.mixing import mix_hidden, sample_layer, sample_mix
+from biocl.heads.projection import ProjectionHead
+from biocl.heads.queue import MomentumQueue, momentum_update
 
 __all__ = [
     # functional
@@ -22,4 +26,6 @@ __all__ = [
     "offset_local_index",
     # modules
     "LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss", "TNCELoss", "DCLLoss", "SupConLoss",
+    # mixing, queues, projections
+    "sample_mix", "mix_hidden", "sample_layer", "MomentumQueue", "momentum_update", "ProjectionHead",
 ]
