@@ -1,0 +1,266 @@
+"""Checkpoints: weights as safetensors, training state as a ``weights_only``-loadable file.
+
+Both are written to a temporary file beside the target and renamed onto it, so a reader
+(or a resumed run after a kill) sees either the old file or the new one, never half of one.
+Weights files never hold pickled code; state files hold only tensors, dicts, lists, tuples,
+numbers, strings and None, so :func:`load_state` works with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from biocl.errors import BioclError
+from biocl.io import atomic_path, sha256_file
+
+__all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
+           "commit_checkpoint", "recover_checkpoint"]
+
+# Metadata key listing tensor names that share storage with a saved one (tied weights):
+# safetensors refuses shared tensors, so only one copy is stored and the others are aliases.
+_ALIASES_KEY = "biocl_aliases"
+_PENDING = ".pending"
+_STATE_TYPES = (torch.Tensor, str, int, float, bool, type(None))
+
+
+def save_weights(module: nn.Module, path: str | Path) -> str:
+    """Write ``module``'s ``state_dict`` as safetensors, atomically.
+
+    Tied parameters (several names on one storage) are stored once and restored on load.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The model (unwrap DDP first: names must not start with ``module.``).
+    path : str | Path
+        The ``.safetensors`` file to write; its folder is created.
+
+    Returns
+    -------
+    str
+        The hex SHA-256 of the written file.
+    """
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
+    for name, tensor in module.state_dict().items():
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"state_dict entry {name!r} is a {type(tensor).__name__}, not a tensor; "
+                            "safetensors stores tensors only")
+        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
+               tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype)
+        if tensor.numel() and key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        # A fresh contiguous CPU copy: views into a larger storage are refused by safetensors.
+        tensors[name] = tensor.detach().to("cpu", copy=True).contiguous()
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
+        digest = sha256_file(tmp)
+    return digest
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file written by :func:`save_weights` (aliases restored), on the CPU.
+
+    Raises
+    ------
+    BioclError
+        When the file is missing or is not a readable safetensors file.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise BioclError("checkpoint file not found", path=path,
+                         hint="check the path, or train the phase that writes it first")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        aliases = json.loads(metadata.get(_ALIASES_KEY, "{}"))
+    except Exception as err:  # safetensors raises its own and OSError/ValueError types
+        raise BioclError(f"not a readable safetensors checkpoint ({type(err).__name__}: {err})", path=path,
+                         hint="the file is corrupt or truncated; use another checkpoint") from None
+    for alias, source in aliases.items():
+        tensors[alias] = tensors[source]
+    return tensors
+
+
+def load_weights(module: nn.Module, path: str | Path, *, strict: bool = True) -> None:
+    """Load a weights file written by :func:`save_weights` into ``module`` in place.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The model to fill (its tensors keep their device and dtype).
+    path : str | Path
+        The ``.safetensors`` file.
+    strict : bool
+        When ``True`` the file's names must equal the module's; when ``False`` missing and
+        unexpected names are ignored, but shapes of shared names must still agree.
+
+    Raises
+    ------
+    BioclError
+        Naming the file when it is missing, corrupt, or does not fit the module.
+    """
+    path = Path(path)
+    tensors = read_weights(path)
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if strict and (missing or unexpected):
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing ({_few(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected ({_few(unexpected)})")
+        raise BioclError(f"checkpoint does not fit the model: {'; '.join(parts)} parameter names", path=path,
+                         hint="it was written for another model or configuration")
+    bad_shapes = [f"{name}: file {tuple(tensors[name].shape)} vs model {tuple(expected[name].shape)}"
+                  for name in sorted(set(expected) & set(tensors))
+                  if tuple(tensors[name].shape) != tuple(expected[name].shape)]
+    if bad_shapes:
+        raise BioclError(f"checkpoint shapes do not fit the model ({_few(bad_shapes)})", path=path,
+                         hint="it was written for a model of another size")
+    module.load_state_dict({name: tensors[name] for name in expected if name in tensors}, strict=strict)
+
+
+def save_state(state: dict[str, Any], path: str | Path) -> None:
+    """Write a training state atomically with ``torch.save``.
+
+    Parameters
+    ----------
+    state : dict
+        Tensors, dicts, lists, tuples, numbers, strings and None only, so that
+        ``torch.load(weights_only=True)`` can read it back.
+    path : str | Path
+        The file to write; its folder is created.
+
+    Raises
+    ------
+    TypeError
+        When ``state`` holds anything else (a ``Path``, a numpy array, an object).
+    """
+    _check_plain(state, "state")
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a state written by :func:`save_state` (``weights_only=True``, tensors on the CPU).
+
+    Raises
+    ------
+    BioclError
+        When the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BioclError("training state file not found", path=path, hint="nothing to resume from")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # torch raises pickle, zip and runtime errors for damaged files
+        raise BioclError(f"cannot read the training state ({type(err).__name__}: {err})", path=path,
+                         hint="the file is damaged; start the run again without --resume") from None
+    if not isinstance(state, dict):
+        raise BioclError("the training state is not a dict", path=path, hint="it was not written by biocl")
+    return state
+
+
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: key {key!r} is a {type(key).__name__}; use str or int keys")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, _STATE_TYPES):
+        raise TypeError(f"{where} is a {type(value).__name__}; a state holds only tensors, containers, "
+                        "numbers and strings")
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (", ..." if len(items) > n else "")
+
+
+def commit_checkpoint(folder: str | Path, state_name: str, state: dict[str, Any],
+                      weights: dict[str, nn.Module]) -> dict[str, str]:
+    """Write weight files and the state that describes them as one consistent checkpoint.
+
+    Each weights file is first written as ``<name>.pending``; renaming the state onto
+    ``state_name`` is the commit point (it records every file's SHA-256 under ``"files"``);
+    the pending files are renamed afterwards. A kill at any moment leaves a folder that
+    :func:`recover_checkpoint` brings back to the last committed checkpoint.
+
+    Parameters
+    ----------
+    folder : str | Path
+        The checkpoint folder.
+    state_name : str
+        File name of the state (``last.state.pt``).
+    state : dict
+        The training state (see :func:`save_state`); its ``"files"`` entry, if any, lists
+        files committed earlier, which keep their hashes.
+    weights : dict of str to nn.Module
+        Weights file name -> module to save.
+
+    Returns
+    -------
+    dict of str to str
+        Every committed file name with its SHA-256.
+    """
+    folder = Path(folder)
+    files = dict(state.get("files", {}))
+    for name, module in weights.items():
+        files[name] = save_weights(module, folder / (name + _PENDING))
+    save_state({**state, "files": files}, folder / state_name)
+    for name in weights:
+        os.replace(folder / (name + _PENDING), folder / name)
+    return files
+
+
+def recover_checkpoint(folder: str | Path, state_name: str) -> dict[str, Any] | None:
+    """The last committed state in ``folder`` after finishing an interrupted commit.
+
+    Pending weights files that the state vouches for are renamed into place; other pending
+    and temporary files (from a kill mid-write) are removed.
+
+    Returns
+    -------
+    dict or None
+        The state, or None when no state was ever committed.
+
+    Raises
+    ------
+    BioclError
+        When a file the state lists is missing or differs from its recorded hash.
+    """
+    folder = Path(folder)
+    state_path = folder / state_name
+    if not state_path.is_file():
+        return None
+    state = load_state(state_path)
+    for name, digest in state.get("files", {}).items():
+        final, pending = folder / name, folder / (name + _PENDING)
+        if pending.is_file() and sha256_file(pending) == digest:
+            os.replace(pending, final)
+        elif not final.is_file() or sha256_file(final) != digest:
+            raise BioclError(f"checkpoint file {name} is missing or does not match the training state",
+                             path=final, hint="the checkpoint folder was altered; start the run again")
+    for stray in [*folder.glob("*" + _PENDING), *folder.glob(".*.tmp")]:
+        stray.unlink(missing_ok=True)
+    return state

@@ -1,0 +1,96 @@
+"""Where training runs: device choice, bf16 autocast, moving batches, seeding torch.
+
+Numpy's global RNG is never touched here: code that needs numpy randomness is handed a
+``numpy.random.Generator`` (see :class:`biocl.train.trainer.EpochContext`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from biocl.errors import BioclError
+
+__all__ = ["select_device", "autocast", "move_to", "seed_everything"]
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """The device to train on.
+
+    Parameters
+    ----------
+    preference : {"auto", "cpu", "cuda"}
+        ``"auto"`` takes CUDA when a GPU is visible and the CPU otherwise. Under ``torchrun``
+        a CUDA device is the process's ``LOCAL_RANK``-th GPU.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    BioclError
+        When ``"cuda"`` is asked for and no GPU is visible, or the preference is unknown.
+    """
+    if preference not in ("auto", "cpu", "cuda"):
+        raise BioclError(f"unknown device {preference!r}", hint="use auto, cpu or cuda (train.device)")
+    if preference == "cpu" or (preference == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise BioclError("train.device is 'cuda' but no GPU is visible to torch",
+                         hint="set train.device=cpu or auto, or check the driver with `biocl doctor`")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if local_rank >= torch.cuda.device_count():
+        raise BioclError(f"process LOCAL_RANK={local_rank} but only {torch.cuda.device_count()} GPU(s) are visible",
+                         hint="launch torchrun with --nproc_per_node no larger than the number of GPUs")
+    return torch.device("cuda", local_rank)
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """bf16 autocast on CUDA; nothing on the CPU (CPU bf16 is slow and changes results).
+
+    Parameters
+    ----------
+    device : torch.device
+        The device the forward pass runs on.
+    enabled : bool
+        ``False`` turns autocast off everywhere (``train.bf16: false``).
+    """
+    if enabled and device.type == "cuda":
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor, however nested in dicts, lists and tuples, moved to ``device``.
+
+    Other values (strings, numbers, arrays, None) are returned as they are; named tuples and
+    dataclass-free containers keep their type.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return type(batch)((key, move_to(value, device)) for key, value in batch.items())
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(move_to(value, device) for value in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(value, device) for value in batch)
+    return batch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's CPU and CUDA generators (numpy's global RNG is left alone on purpose).
+
+    Parameters
+    ----------
+    seed : int
+        Any integer; negative values are folded into the unsigned 64-bit range torch accepts.
+    """
+    torch.manual_seed(seed & 0xFFFF_FFFF_FFFF_FFFF)

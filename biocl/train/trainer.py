@@ -1,0 +1,567 @@
+"""The one training loop every pipeline uses.
+
+A pipeline builds its model (every trainable part, learnable loss scales included) and
+hands the :class:`Trainer` a list of :class:`PhaseSpec`: the protocol's phase plus three
+functions, ``batches(EpochContext) -> iterable``, ``step(model, batch, StepContext) ->
+(loss, logs)`` and an optional ``validate(model) -> metrics``. The trainer owns the rest:
+device and bf16 autocast, DDP, optimiser and schedule, clipping, early stopping,
+checkpoints and resume.
+
+Randomness is derived, never global: at the start of every epoch torch's generators are
+reseeded from ``(seed, phase, epoch, rank)``, the step function gets its own CPU
+``torch.Generator`` from the same key and the batch function a numpy ``Generator`` from
+``(seed, phase, epoch)``. That is what makes a resumed run end with the very same
+parameters as an uninterrupted one.
+
+Checkpoint folder (``run.checkpoint_dir``)::
+
+    last.safetensors          weights after the last completed epoch (or step checkpoint)
+    last.state.pt             optimiser, progress, best-so-far, history (weights_only)
+    best-<phase>.safetensors  best weights of each phase (its last ones when unmonitored)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from biocl.console import progress
+from biocl.errors import BioclError
+from biocl.io import write_text
+from biocl.protocols import Phase, TrainConfig
+from biocl.train import distributed
+from biocl.train.checkpoint import commit_checkpoint, load_state, load_weights, recover_checkpoint
+from biocl.train.device import autocast, move_to, select_device
+
+__all__ = ["StepContext", "EpochContext", "PhaseSpec", "FitResult", "Trainer"]
+
+STATE_FILE = "last.state.pt"
+LAST_FILE = "last.safetensors"
+_STATE_FORMAT = 1
+_STREAMS = {"batches": 0, "torch": 1, "step": 2}
+
+
+@dataclass
+class StepContext:
+    """What a step function knows about where it is.
+
+    ``step`` is the number of optimiser steps taken before this one in the whole fit;
+    ``generator`` is a CPU generator seeded from ``(seed, phase, epoch, rank)``, for
+    augmentations and sampling inside the step.
+    """
+
+    device: torch.device
+    phase: str
+    epoch: int
+    step: int
+    rank: int
+    world_size: int
+    generator: torch.Generator
+
+
+@dataclass
+class EpochContext:
+    """What a batch function knows: the epoch, this process's rank, and its randomness.
+
+    ``generator`` is seeded from ``(seed, phase, epoch)`` only, so every rank draws the same
+    order; the batch function shards it itself (``items[rank::world_size]``) so that all
+    ranks get the same number of batches. ``batch_size`` is the phase's (or ``train``'s).
+    """
+
+    phase: str
+    epoch: int
+    rank: int
+    world_size: int
+    seed: int
+    generator: np.random.Generator
+    batch_size: int = 32
+
+
+@dataclass
+class PhaseSpec:
+    """One phase of training: the protocol phase and the pipeline's functions for it.
+
+    ``monitor`` names the key of ``validate``'s dict used for early stopping and the best
+    checkpoint (``mode`` ``"max"`` or ``"min"``). ``find_unused_parameters`` is passed to
+    DDP; it stays on by default because a phase cannot know ahead which parameters its loss
+    leaves unused.
+    """
+
+    phase: Phase
+    step: Callable[[nn.Module, Any, StepContext], tuple[torch.Tensor, dict[str, float]]]
+    batches: Callable[[EpochContext], Iterable[Any]]
+    validate: Callable[[nn.Module], dict[str, float]] | None = None
+    monitor: str | None = None
+    mode: str = "max"
+    find_unused_parameters: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"PhaseSpec.mode must be 'max' or 'min', not {self.mode!r}")
+        if self.monitor is not None and self.validate is None:
+            raise ValueError(f"phase {self.phase.name!r} monitors {self.monitor!r} but has no validate function")
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` hands back.
+
+    ``history`` holds one record per completed epoch (as logged to ``metrics.jsonl``);
+    ``best`` maps phase names to best checkpoints and ``last`` is the last checkpoint (both
+    only with a run folder); ``best_sha256`` maps phase names to the best files' hashes.
+    """
+
+    history: list[dict[str, Any]]
+    best: dict[str, Path]
+    last: Path | None
+    stopped_early: dict[str, bool]
+    steps: int
+    best_sha256: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Progress:
+    """Progress inside the current phase: what a state file stores besides the ledger."""
+
+    epochs_done: int = 0
+    phase_step: int = 0
+    steps_per_epoch: int = 0
+    best_value: float | None = None
+    bad_epochs: int = 0
+    step_in_epoch: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    log_sums: dict[str, float] = field(default_factory=dict)
+    log_counts: dict[str, int] = field(default_factory=dict)
+
+
+class Trainer:
+    """Train one model through a curriculum of phases.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Every trainable part. Parameters it already froze (``requires_grad=False``) stay
+        frozen; a phase's ``trainable`` prefixes narrow the rest further.
+    config : TrainConfig
+        The protocol's ``train`` section.
+    run : RunContext | None
+        The run folder for checkpoints, metrics and resume; ``None`` keeps everything in memory.
+    seed : int
+        The protocol's seed: the same seed gives the same parameters.
+    device : torch.device | None
+        Defaults to ``select_device(config.device)``.
+    log_every_steps : int | None
+        Also log a ``{"scope": "step", ...}`` record every this many optimiser steps.
+    checkpoint_every_steps : int | None
+        Also write the last checkpoint every this many steps (resume then restarts mid-epoch).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig, *, run: Any | None, seed: int,
+                 device: torch.device | None = None, log_every_steps: int | None = None,
+                 checkpoint_every_steps: int | None = None):
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.config = config
+        self.run = run
+        self.seed = seed
+        self.device = device if device is not None else select_device(config.device)
+        self.model = model.to(self.device)
+        self.rank = distributed.rank()
+        self.world_size = distributed.world_size()
+        self.log_every_steps = log_every_steps
+        self.checkpoint_every_steps = checkpoint_every_steps
+        self._bf16 = config.bf16 and self.device.type == "cuda"
+        self._memory_best: dict[str, dict[str, torch.Tensor]] = {}
+        self._ledger: dict[str, Any] = {}
+        self._names: list[str] = []
+        self._frozen: set[str] = set()
+
+    @staticmethod
+    def unwrap(model: nn.Module) -> nn.Module:
+        """The bare model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
+        while True:
+            if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+                model = model.module
+            elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
+                model = model._orig_mod
+            else:
+                return model
+
+    # -- the curriculum -------------------------------------------------------------------
+
+    def fit(self, phases: list[PhaseSpec]) -> FitResult:
+        """Run ``phases`` in order (resuming from the run folder when ``run.resume``).
+
+        The model ends holding the best weights of the last phase (its last weights when the
+        phase has no monitor).
+
+        Returns
+        -------
+        FitResult
+        """
+        names = [spec.phase.name for spec in phases]
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                raise BioclError(f"phase name {name!r} may hold only letters, digits, '_', '.' and '-'",
+                                 path=self._protocol_path(), hint="it names checkpoint files")
+        if len(set(names)) != len(names):
+            raise BioclError(f"phase names must be unique, got {names}", path=self._protocol_path())
+        frozen_before = {name: p.requires_grad for name, p in self.model.named_parameters()}
+        # What the pipeline froze itself stays frozen in every phase.
+        self._frozen = {name for name, wanted in frozen_before.items() if not wanted}
+        self._names = names
+        self._memory_best = {}
+        self._ledger = {"history": [], "stopped_early": {}, "best_files": {}, "files": {}, "global_step": 0}
+        state = self._resume(names)
+        try:
+            for index, spec in enumerate(phases):
+                if state is not None and (index < state["phase_index"]
+                                          or (index == state["phase_index"] and state["phase_done"])):
+                    continue
+                resumed = state if state is not None and index == state["phase_index"] else None
+                self._run_phase(index, spec, phases, resumed)
+        finally:
+            for name, param in self.model.named_parameters():
+                param.requires_grad_(frozen_before[name])
+        if phases and self._has_best(phases[-1].phase.name):
+            self._load_best(phases[-1].phase.name)
+        return self._result()
+
+    def _run_phase(self, index: int, spec: PhaseSpec, phases: list[PhaseSpec], state: dict | None) -> None:
+        phase = spec.phase
+        if state is None:
+            self._apply_init(index, phase, phases)
+            prog = _Progress()
+        else:
+            prog = _Progress(**state["progress"])
+        params = self._set_trainable(phase)
+        base_lr = phase.lr if phase.lr is not None else self.config.lr
+        optimizer = self._optimizer(params, base_lr)
+        if state is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        model = self._wrap(spec)
+        self.model.train()
+        for epoch in range(prog.epochs_done, phase.epochs):
+            started = time.perf_counter()
+            lr = self._train_epoch(index, spec, model, optimizer, params, base_lr, epoch, prog,
+                                   state if state is not None and state["progress"]["step_in_epoch"] else None)
+            state = None
+            metrics = self._validate(spec)
+            stop = self._update_best(spec, metrics, prog)
+            loss_sum, loss_count = distributed.all_reduce_sum([prog.loss_sum, prog.loss_count], self._reduce_device())
+            record = {"scope": "epoch", "phase": phase.name, "epoch": epoch, "step": self._ledger["global_step"],
+                      "train_loss": loss_sum / max(loss_count, 1.0),
+                      **{f"train_{k}": v / prog.log_counts[k] for k, v in sorted(prog.log_sums.items())
+                         if k != "loss"},
+                      **metrics, "lr": lr, "time_s": time.perf_counter() - started}
+            self._ledger["history"].append(record)
+            if self.run is not None and self.rank == 0:
+                self.run.log_metrics(record)
+            prog.epochs_done, prog.step_in_epoch = epoch + 1, 0
+            prog.loss_sum, prog.loss_count, prog.log_sums, prog.log_counts = 0.0, 0, {}, {}
+            done = stop or epoch + 1 == phase.epochs
+            self._ledger["stopped_early"][phase.name] = bool(stop)
+            improved = spec.monitor is not None and prog.bad_epochs == 0
+            self._checkpoint(index, optimizer, prog, phase_done=done,
+                             save_best=improved or (done and spec.monitor is None))
+            if stop:
+                break
+        self._ledger["stopped_early"].setdefault(phase.name, False)
+
+    def _train_epoch(self, index: int, spec: PhaseSpec, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     params: list[nn.Parameter], base_lr: float, epoch: int, prog: _Progress,
+                     mid_state: dict | None) -> float:
+        phase = spec.phase
+        torch.manual_seed(_derived_seed(self.seed, index, epoch, self.rank, "torch"))
+        generator = torch.Generator().manual_seed(_derived_seed(self.seed, index, epoch, self.rank, "step"))
+        skip = 0
+        if mid_state is not None:
+            self._restore_rng(mid_state["rng"][self.rank], generator)
+            skip = prog.step_in_epoch
+        epoch_ctx = EpochContext(phase=phase.name, epoch=epoch, rank=self.rank, world_size=self.world_size,
+                                 seed=self.seed, batch_size=phase.batch_size or self.config.batch_size,
+                                 generator=np.random.default_rng(_derived_seed(self.seed, index, epoch, 0, "batches")))
+        batches = spec.batches(epoch_ctx)
+        cap = phase.max_steps_per_epoch or self.config.max_steps_per_epoch
+        length = _length(batches, cap)
+        if self.config.schedule == "cosine" and prog.steps_per_epoch == 0:
+            if length is None:
+                # Cosine needs the phase's total steps up front; an unsized epoch is counted once.
+                batches = list(batches)
+                length = len(batches) if cap is None else min(cap, len(batches))
+            prog.steps_per_epoch = length
+        lr = optimizer.param_groups[0]["lr"]
+        description = f"{phase.name} epoch {epoch + 1}/{phase.epochs}"
+        for position, batch in enumerate(progress(batches, total=length, description=description)):
+            if cap is not None and position >= cap:
+                break
+            if position < skip:
+                continue
+            lr = self._schedule(base_lr, prog, epoch, phase.epochs)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            ctx = StepContext(device=self.device, phase=phase.name, epoch=epoch, step=self._ledger["global_step"],
+                              rank=self.rank, world_size=self.world_size, generator=generator)
+            loss_value, logs = self._step(spec, model, optimizer, params, batch, ctx)
+            self._ledger["global_step"] += 1
+            prog.phase_step += 1
+            prog.step_in_epoch = position + 1
+            prog.loss_sum += loss_value
+            prog.loss_count += 1
+            for key, value in logs.items():
+                prog.log_sums[key] = prog.log_sums.get(key, 0.0) + value
+                prog.log_counts[key] = prog.log_counts.get(key, 0) + 1
+            step = self._ledger["global_step"]
+            if self.log_every_steps and step % self.log_every_steps == 0 and self.run is not None and self.rank == 0:
+                self.run.log_metrics({"scope": "step", "phase": phase.name, "epoch": epoch, "step": step,
+                                      "train_loss": loss_value, "lr": lr, **logs})
+            if self.checkpoint_every_steps and step % self.checkpoint_every_steps == 0:
+                self._checkpoint(index, optimizer, prog, phase_done=False, save_best=False,
+                                 rng=self._rng_state(generator))
+        if prog.loss_count == 0:
+            raise BioclError(f"phase {phase.name!r} epoch {epoch} produced no batches on rank {self.rank}",
+                             path=self._protocol_path(),
+                             hint="the training set is smaller than one batch; lower the batch size")
+        return lr
+
+    def _step(self, spec: PhaseSpec, model: nn.Module, optimizer: torch.optim.Optimizer,
+              params: list[nn.Parameter], batch: Any, ctx: StepContext) -> tuple[float, dict[str, float]]:
+        batch = move_to(batch, self.device)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, enabled=self._bf16):
+            loss, logs = spec.step(model, batch, ctx)
+        loss.backward()
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            raise BioclError(f"training diverged: the loss is {loss_value} in phase {ctx.phase!r}, epoch {ctx.epoch}, "
+                             f"step {ctx.step}", path=self._protocol_path(),
+                             hint="lower train.lr or set train.grad_clip")
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        optimizer.step()
+        return loss_value, {key: float(value) for key, value in (logs or {}).items()}
+
+    # -- phases: initial weights, trainable parameters, optimiser, schedule ----------------
+
+    def _apply_init(self, index: int, phase: Phase, phases: list[PhaseSpec]) -> None:
+        if phase.init_from == "none":
+            return
+        if phase.init_from == "previous":
+            if index > 0 and self._has_best(phases[index - 1].phase.name):
+                self._load_best(phases[index - 1].phase.name)
+            return
+        path = self.run.protocol.resolve_path(phase.init_from) if self.run is not None else Path(phase.init_from)
+        load_weights(self.unwrap(self.model), path)
+
+    def _set_trainable(self, phase: Phase) -> list[nn.Parameter]:
+        named = list(self.model.named_parameters())
+        if phase.trainable is not None:
+            for prefix in phase.trainable:
+                if not any(name.startswith(prefix) for name, _ in named):
+                    raise BioclError(f"phase {phase.name!r}: trainable prefix {prefix!r} matches no parameter "
+                                     f"(names start with: {', '.join(sorted({n.split('.')[0] for n, _ in named}))})",
+                                     path=self._protocol_path(), hint="fix train.phases[].trainable")
+        params = []
+        for name, param in named:
+            wanted = phase.trainable is None or any(name.startswith(prefix) for prefix in phase.trainable)
+            param.requires_grad_(wanted and name not in self._frozen)
+            if param.requires_grad:
+                params.append(param)
+        if not params:
+            raise BioclError(f"phase {phase.name!r} has no trainable parameter", path=self._protocol_path(),
+                             hint="check train.phases[].trainable")
+        return params
+
+    def _optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        decay = self.config.weight_decay
+        if self.config.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+        if self.config.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+        return torch.optim.SGD(params, lr=lr, weight_decay=decay)
+
+    def _schedule(self, base_lr: float, prog: _Progress, epoch: int, epochs: int) -> float:
+        """The learning rate of the next step: cosine per step over the phase, exponential per epoch."""
+        if self.config.schedule == "cosine":
+            total = max(prog.steps_per_epoch * epochs, 1)
+            return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(prog.phase_step / total, 1.0)))
+        if self.config.schedule == "exponential":
+            return base_lr * self.config.gamma ** epoch
+        return base_lr
+
+    def _wrap(self, spec: PhaseSpec) -> nn.Module:
+        if self.world_size <= 1:
+            return self.model
+        # A new wrapper per phase: DDP fixes its set of gradient buckets when it is built.
+        return nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=spec.find_unused_parameters)
+
+    # -- validation and best weights -------------------------------------------------------
+
+    def _validate(self, spec: PhaseSpec) -> dict[str, float]:
+        if spec.validate is None:
+            return {}
+        bare = self.unwrap(self.model)
+        bare.eval()
+        try:
+            with torch.no_grad():
+                metrics = {key: float(value) for key, value in spec.validate(bare).items()}
+        finally:
+            self.model.train()
+        # Every rank validates; rank 0's numbers decide, so early stopping agrees everywhere.
+        return distributed.broadcast_object(metrics)
+
+    def _update_best(self, spec: PhaseSpec, metrics: dict[str, float], prog: _Progress) -> bool:
+        """Track the monitored value; return whether to stop early."""
+        if spec.monitor is None:
+            return False
+        if spec.monitor not in metrics:
+            raise KeyError(f"phase {spec.phase.name!r} monitors {spec.monitor!r}, but validate() returned "
+                           f"{sorted(metrics)}")
+        value = metrics[spec.monitor]
+        better = math.isfinite(value) and (prog.best_value is None or
+                                           (value > prog.best_value if spec.mode == "max" else value < prog.best_value))
+        if better:
+            prog.best_value, prog.bad_epochs = value, 0
+        else:
+            prog.bad_epochs += 1
+        patience = self.config.early_stopping_patience
+        return patience is not None and prog.bad_epochs >= patience
+
+    def _has_best(self, name: str) -> bool:
+        return name in self._ledger["best_files"] or name in self._memory_best
+
+    def _load_best(self, name: str) -> None:
+        bare = self.unwrap(self.model)
+        if self.run is None:
+            bare.load_state_dict(self._memory_best[name])
+        else:
+            load_weights(bare, self.run.checkpoint_dir / self._ledger["best_files"][name])
+
+    # -- checkpoints and resume ------------------------------------------------------------
+
+    def _checkpoint(self, index: int, optimizer: torch.optim.Optimizer,
+                    prog: _Progress, *, phase_done: bool, save_best: bool, rng: list | None = None) -> None:
+        bare = self.unwrap(self.model)
+        name = self._names[index]
+        if self.run is None:
+            if save_best:
+                self._memory_best[name] = {k: v.detach().to("cpu", copy=True) for k, v in bare.state_dict().items()}
+            return
+        best_file = f"best-{name}.safetensors"
+        if save_best:
+            self._ledger["best_files"][name] = best_file
+        if rng is not None:
+            rng = distributed.all_gather_object(rng)
+        if self.rank == 0:
+            weights = {LAST_FILE: bare, **({best_file: bare} if save_best else {})}
+            state = {"format": _STATE_FORMAT, "seed": self.seed, "phase_names": self._names,
+                     "world_size": self.world_size, "phase_index": index, "phase_done": phase_done,
+                     "progress": vars(prog).copy(), "optimizer": optimizer.state_dict(), "rng": rng or [],
+                     **{key: value for key, value in self._ledger.items() if key != "files"},
+                     "files": self._ledger["files"]}
+            self._ledger["files"] = commit_checkpoint(self.run.checkpoint_dir, STATE_FILE, state, weights)
+        distributed.barrier()
+
+    def _resume(self, names: list[str]) -> dict | None:
+        if self.run is None or not getattr(self.run, "resume", False):
+            return None
+        folder = self.run.checkpoint_dir
+        if self.rank == 0:
+            recover_checkpoint(folder, STATE_FILE)
+        distributed.barrier()
+        if not (folder / STATE_FILE).is_file():
+            return None
+        state = load_state(folder / STATE_FILE)
+        where = folder / STATE_FILE
+        if state.get("format") != _STATE_FORMAT:
+            raise BioclError("the training state has an unknown format", path=where, hint="start a new run")
+        if state["seed"] != self.seed or state["phase_names"] != names:
+            raise BioclError(f"the run was trained with seed {state['seed']} and phases {state['phase_names']}, "
+                             f"not seed {self.seed} and phases {names}", path=where,
+                             hint="resume with the protocol the run started with")
+        if state["rng"] and state["world_size"] != self.world_size:
+            raise BioclError(f"the run stopped mid-epoch with {state['world_size']} processes; "
+                             f"it is resumed with {self.world_size}", path=where,
+                             hint=f"resume with --nproc_per_node={state['world_size']}")
+        load_weights(self.unwrap(self.model), folder / LAST_FILE)
+        for key in ("history", "stopped_early", "best_files", "files", "global_step"):
+            self._ledger[key] = state[key]
+        if self.rank == 0:
+            self._drop_uncommitted_metrics(state)
+        return state
+
+    def _drop_uncommitted_metrics(self, state: dict) -> None:
+        """Remove trainer records logged after the last commit; the resumed run logs them again."""
+        path = self.run.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        committed = {(record["phase"], record["epoch"]) for record in state["history"]}
+        kept = []
+        for record in self.run.read_metrics():
+            scope = record.get("scope")
+            if scope == "epoch" and (record.get("phase"), record.get("epoch")) not in committed:
+                continue
+            if scope == "step" and record.get("step", 0) > state["global_step"]:
+                continue
+            kept.append(record)
+        write_text(path, "".join(json.dumps(record, default=float) + "\n" for record in kept))
+
+    def _rng_state(self, generator: torch.Generator) -> dict[str, Any]:
+        cuda = [torch.cuda.get_rng_state(self.device)] if self.device.type == "cuda" else []
+        return {"torch": torch.get_rng_state(), "cuda": cuda, "step": generator.get_state()}
+
+    def _restore_rng(self, saved: dict[str, Any], generator: torch.Generator) -> None:
+        torch.set_rng_state(saved["torch"])
+        if saved["cuda"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda"][0], self.device)
+        generator.set_state(saved["step"])
+
+    # -- small helpers ---------------------------------------------------------------------
+
+    def _reduce_device(self) -> torch.device:
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+    def _protocol_path(self) -> Path | None:
+        protocol = getattr(self.run, "protocol", None)
+        return getattr(protocol, "source_path", None)
+
+    def _result(self) -> FitResult:
+        folder = self.run.checkpoint_dir if self.run is not None else None
+        files = distributed.broadcast_object(self._ledger["files"])
+        best_files = self._ledger["best_files"]
+        return FitResult(
+            history=list(self._ledger["history"]),
+            best={name: folder / file for name, file in best_files.items()} if folder else {},
+            last=folder / LAST_FILE if folder is not None and LAST_FILE in files else None,
+            stopped_early=dict(self._ledger["stopped_early"]),
+            steps=int(self._ledger["global_step"]),
+            best_sha256={name: files[file] for name, file in best_files.items() if file in files},
+        )
+
+
+def _derived_seed(seed: int, phase_index: int, epoch: int, rank: int, stream: str) -> int:
+    """A 63-bit seed for one (seed, phase, epoch, rank, stream) key, independent across keys."""
+    entropy = [seed & 0xFFFF_FFFF_FFFF_FFFF, phase_index, epoch, rank, _STREAMS[stream]]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def _length(batches: Iterable[Any], cap: int | None) -> int | None:
+    """Steps the epoch will take, when it can be known without iterating."""
+    try:
+        size = len(batches)  # type: ignore[arg-type]
+    except TypeError:
+        return cap
+    return size if cap is None else min(size, cap)
