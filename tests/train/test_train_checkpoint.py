@@ -1,0 +1,185 @@
+"""Checkpoint files: safetensors weights, weights_only states, atomic writes, commit and recovery."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from biocl.errors import BioclError
+from biocl.io import sha256_file
+from biocl.train import checkpoint
+from biocl.train.checkpoint import (commit_checkpoint, load_state, load_weights, read_weights, recover_checkpoint,
+                                    save_state, save_weights)
+
+
+class Tied(nn.Module):
+    """An embedding whose output layer shares its weight (as language models tie them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(5, 3)
+        self.out = nn.Linear(3, 5, bias=False)
+        self.out.weight = self.embed.weight
+        self.register_buffer("count", torch.tensor(7))
+
+
+def _mlp(seed: int) -> nn.Module:
+    generator = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator))
+    return model
+
+
+def _same(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_weights_round_trip_and_hash(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "w.safetensors"
+    digest = save_weights(_mlp(0), path)
+    assert digest == sha256_file(path)
+    target = _mlp(1)
+    load_weights(target, path)
+    assert _same(target, _mlp(0))
+    assert [p.name for p in path.parent.iterdir()] == ["w.safetensors"]
+
+
+def test_tied_weights_are_stored_once_and_stay_tied(tmp_path: Path) -> None:
+    source = Tied()
+    with torch.no_grad():
+        source.embed.weight.fill_(2.5)
+    save_weights(source, tmp_path / "tied.safetensors")
+    stored = read_weights(tmp_path / "tied.safetensors")
+    assert set(stored) == {"embed.weight", "out.weight", "count"}
+    target = Tied()
+    load_weights(target, tmp_path / "tied.safetensors")
+    assert torch.equal(target.out.weight, torch.full((5, 3), 2.5))
+    assert target.out.weight is target.embed.weight
+    assert int(target.count) == 7
+
+
+def test_missing_corrupt_and_mismatched_files_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(BioclError, match="not found") as err:
+        load_weights(_mlp(0), tmp_path / "absent.safetensors")
+    assert err.value.path == str(tmp_path / "absent.safetensors")
+
+    corrupt = tmp_path / "corrupt.safetensors"
+    save_weights(_mlp(0), corrupt)
+    corrupt.write_bytes(corrupt.read_bytes()[:40])
+    with pytest.raises(BioclError, match="not a readable safetensors") as err:
+        load_weights(_mlp(0), corrupt)
+    assert err.value.path == str(corrupt)
+
+    other = tmp_path / "other.safetensors"
+    save_weights(nn.Sequential(nn.Linear(3, 4)), other)
+    with pytest.raises(BioclError, match=r"2 missing \(1.bias, 1.weight\)"):
+        load_weights(_mlp(0), other)
+
+    wider = tmp_path / "wider.safetensors"
+    save_weights(nn.Sequential(nn.Linear(3, 5), nn.Linear(5, 2)), wider)
+    with pytest.raises(BioclError, match="shapes do not fit"):
+        load_weights(_mlp(0), wider)
+
+
+def test_non_strict_load_fills_the_shared_names_only(tmp_path: Path) -> None:
+    save_weights(nn.Sequential(nn.Linear(3, 4)), tmp_path / "first.safetensors")
+    model = _mlp(3)
+    before = model[1].weight.clone()
+    load_weights(model, tmp_path / "first.safetensors", strict=False)
+    assert torch.equal(model[1].weight, before)
+    assert torch.equal(model[0].weight, read_weights(tmp_path / "first.safetensors")["0.weight"])
+
+
+def test_state_round_trip_loads_with_weights_only(tmp_path: Path) -> None:
+    model = _mlp(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(torch.ones(2, 3)).sum().backward()
+    optimizer.step()
+    state = {"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "epoch": 3,
+             "best": None, "history": [{"loss": 0.5, "phase": "a"}], "nested": (1, 2.0)}
+    save_state(state, tmp_path / "s.pt")
+    again = torch.load(tmp_path / "s.pt", weights_only=True)
+    assert again["epoch"] == 3 and again["history"] == [{"loss": 0.5, "phase": "a"}]
+    fresh = torch.optim.Adam(_mlp(0).parameters(), lr=0.1)
+    fresh.load_state_dict(load_state(tmp_path / "s.pt")["optimizer"])
+    assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+
+
+def test_state_refuses_objects_weights_only_cannot_read(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"state\['where'\] is a PosixPath"):
+        save_state({"where": tmp_path}, tmp_path / "s.pt")
+    assert not (tmp_path / "s.pt").exists()
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(BioclError, match="cannot read the training state"):
+        load_state(tmp_path / "junk.pt")
+
+
+def test_interrupted_rename_keeps_the_previous_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights, state = tmp_path / "w.safetensors", tmp_path / "s.pt"
+    save_weights(_mlp(0), weights)
+    save_state({"epoch": 1}, state)
+
+    def fail(*args: object) -> None:
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk vanished"):
+        save_weights(_mlp(1), weights)
+    with pytest.raises(OSError, match="disk vanished"):
+        save_state({"epoch": 2}, state)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.pt", "w.safetensors"]
+    model = _mlp(5)
+    load_weights(model, weights)
+    assert _same(model, _mlp(0))
+    assert load_state(state)["epoch"] == 1
+
+
+def test_commit_then_recover_finishes_an_interrupted_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = commit_checkpoint(tmp_path, "last.state.pt", {"epoch": 1}, {"last.safetensors": _mlp(0)})
+    assert files == {"last.safetensors": sha256_file(tmp_path / "last.safetensors")}
+
+    # A kill right after the state was renamed: the new weights are still pending.
+    real_replace = os.replace
+
+    def replace_state_only(src: object, dst: object) -> None:
+        if str(dst).endswith(".safetensors"):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", replace_state_only)
+    with pytest.raises(KeyboardInterrupt):
+        commit_checkpoint(tmp_path, "last.state.pt", {"epoch": 2, "files": files}, {"last.safetensors": _mlp(1)})
+    monkeypatch.undo()
+    assert (tmp_path / "last.safetensors.pending").exists()
+    (tmp_path / ".last.safetensors.pending.abc.tmp").write_bytes(b"half")  # a kill mid-write
+
+    state = recover_checkpoint(tmp_path, "last.state.pt")
+    assert state["epoch"] == 2
+    model = _mlp(7)
+    load_weights(model, tmp_path / "last.safetensors")
+    assert _same(model, _mlp(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.safetensors", "last.state.pt"]
+
+
+def test_recover_drops_uncommitted_weights_and_rejects_altered_files(tmp_path: Path) -> None:
+    assert recover_checkpoint(tmp_path, "last.state.pt") is None
+    commit_checkpoint(tmp_path, "last.state.pt", {"epoch": 1}, {"last.safetensors": _mlp(0)})
+    # A kill before the state was renamed: the pending weights were never committed.
+    save_weights(_mlp(1), tmp_path / "last.safetensors.pending")
+    assert recover_checkpoint(tmp_path, "last.state.pt")["epoch"] == 1
+    model = _mlp(7)
+    load_weights(model, tmp_path / "last.safetensors")
+    assert _same(model, _mlp(0))
+    assert not (tmp_path / "last.safetensors.pending").exists()
+
+    save_weights(_mlp(2), tmp_path / "last.safetensors")
+    with pytest.raises(BioclError, match="does not match the training state"):
+        recover_checkpoint(tmp_path, "last.state.pt")

@@ -1,0 +1,143 @@
+"""A toy training job for the trainer tests: a small MLP regressing fixed random data (MSE).
+
+Imported by the tests (through the ``toy`` fixture) and run as a script by the
+kill-and-resume and torchrun tests::
+
+    python tests/train/toy_training.py RUN_DIR [--epochs 3,3] [--sleep-s 0.05] [--resume]
+    torchrun --standalone --nproc_per_node=2 tests/train/toy_training.py RUN_DIR --optimizer sgd
+
+Every optimiser step takes one global minibatch of ``batch_size`` items from the epoch's
+permutation and each rank takes its shard ``minibatch[rank::world_size]``; with equal shards
+and a mean loss, DDP's averaged gradient equals the single-process gradient of the minibatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+N_ITEMS = 64
+N_FEATURES = 4
+
+
+def make_model(seed: int = 0) -> nn.Module:
+    """A two-layer MLP; the initial weights depend on ``seed`` only."""
+    from biocl.train import seed_everything
+
+    seed_everything(seed)
+    return nn.Sequential(nn.Linear(N_FEATURES, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+def make_data(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed inputs ``(N_ITEMS, N_FEATURES)`` and noisy linear targets ``(N_ITEMS, 1)``."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(N_ITEMS, N_FEATURES, generator=generator)
+    targets = inputs @ torch.randn(N_FEATURES, 1, generator=generator) + 0.1 * torch.randn(N_ITEMS, 1, generator=generator)
+    return inputs, targets
+
+
+def make_batches(inputs: torch.Tensor, targets: torch.Tensor):
+    """A batch function: a permutation per epoch, global minibatches, sharded by rank."""
+
+    def batches(ctx):
+        order = torch.as_tensor(ctx.generator.permutation(len(inputs)))
+        out = []
+        for start in range(0, len(order) - ctx.batch_size + 1, ctx.batch_size):
+            shard = order[start:start + ctx.batch_size][ctx.rank::ctx.world_size]
+            out.append((inputs[shard], targets[shard]))
+        return out
+
+    return batches
+
+
+def make_step(sleep_s: float = 0.0, noise: float = 0.0):
+    """A step function: MSE, optionally slowed down and with input noise from ``ctx.generator``."""
+
+    def step(model, batch, ctx):
+        if sleep_s:
+            time.sleep(sleep_s)
+        x, y = batch
+        if noise:
+            x = x + noise * torch.randn(x.shape, generator=ctx.generator).to(x.device)
+        loss = nn.functional.mse_loss(model(x), y)
+        return loss, {"batch_items": float(len(x))}
+
+    return step
+
+
+def make_validate(inputs: torch.Tensor, targets: torch.Tensor):
+    """A validate function: MSE on the whole data set."""
+
+    def validate(model):
+        return {"mse": float(nn.functional.mse_loss(model(inputs), targets))}
+
+    return validate
+
+
+def phase_specs(phases, *, sleep_s: float = 0.0, noise: float = 0.0, monitor: str | None = "mse"):
+    """PhaseSpecs for the given protocol phases, all on the toy data."""
+    from biocl.train import PhaseSpec
+
+    inputs, targets = make_data()
+    return [PhaseSpec(phase=phase, step=make_step(sleep_s, noise), batches=make_batches(inputs, targets),
+                      validate=make_validate(inputs, targets) if monitor else None, monitor=monitor, mode="min")
+            for phase in phases]
+
+
+def make_protocol(train):
+    """A minimal protocol object for a RunContext (built without the pipelines' sections)."""
+    from biocl.protocols import Acceptance, Protocol, Section
+
+    return Protocol.model_construct(
+        name="toy", version="1", pipeline="dna_species", description="", intended_use="",
+        out_of_scope_use="", limitations=[], seed=0, data=Section(), model=Section(), loss=Section(),
+        evaluate=Section(), train=train, acceptance=Acceptance(metric="mse", comparison="<=", threshold=1.0),
+        source_path=None, sha256=None)
+
+
+def default_phases(epochs: list[int], batch_size: int = 16):
+    """Phases ``p0, p1, ...`` with the given epochs; later phases start from the previous best."""
+    from biocl.protocols import Phase
+
+    return [Phase(name=f"p{index}", epochs=count, batch_size=batch_size,
+                  init_from="none" if index == 0 else "previous")
+            for index, count in enumerate(epochs)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--epochs", default="3,3", help="epochs per phase, comma separated")
+    parser.add_argument("--sleep-s", type=float, default=0.0)
+    parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+
+    from biocl.protocols import TrainConfig
+    from biocl.runs import RunContext
+    from biocl.train import Trainer, distributed
+
+    rank, _, _ = distributed.init_from_env("cpu")
+    try:
+        config = TrainConfig(optimizer=args.optimizer, lr=0.01, schedule="cosine", device="cpu")
+        phases = default_phases([int(n) for n in args.epochs.split(",")], args.batch_size)
+        model = make_model()
+        with RunContext(args.run_dir, make_protocol(config), rank=rank, resume=args.resume) as run:
+            result = Trainer(model, config, run=run, seed=0).fit(phase_specs(phases, sleep_s=args.sleep_s,
+                                                                              noise=args.noise))
+        print(f"rank {rank}: {result.steps} steps", file=sys.stderr)
+    finally:
+        distributed.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
