@@ -7,7 +7,6 @@ opens the run directory, calls it, and writes ``results.json`` and the report.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +37,31 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
     results : dict
         The content of ``results.json``.
     """
-    module = importlib.import_module(PIPELINES[protocol.pipeline])
-    run_dir = Path(out) if out is not None else default_run_dir(protocol)
-    if resume and not run_dir.is_dir():
-        raise BioclError("cannot resume: no such run folder", path=run_dir)
-    rank = int(os.environ.get("RANK", "0"))
-    with RunContext(run_dir, protocol, rank=rank, resume=resume) as run:
-        result: PipelineResult = module.run(protocol, run)
-        results = build_results(protocol, result, device=result.details.get("device", "cpu"),
-                                wall_time_s=run.elapsed_s())
-        if run.is_main:
-            run.write_results(results)
-            if report:
-                from biocl.report import build_report
+    from biocl.train import distributed
 
-                build_report(run_dir)
+    module = importlib.import_module(PIPELINES[protocol.pipeline])
+    # Under torchrun each process joins the group here; a group made by the caller is theirs to end.
+    owns_group = distributed.world_size() == 1
+    rank, _, _ = distributed.init_from_env(protocol.train.device)
+    try:
+        run_dir = Path(out) if out is not None else default_run_dir(protocol)
+        # Every rank must use rank 0's folder: their timestamps may straddle a second.
+        run_dir = Path(distributed.broadcast_object(str(run_dir)))
+        if resume and not run_dir.is_dir():
+            raise BioclError("cannot resume: no such run folder", path=run_dir)
+        with RunContext(run_dir, protocol, rank=rank, resume=resume) as run:
+            result: PipelineResult = module.run(protocol, run)
+            results = build_results(protocol, result, device=result.details.get("device", "cpu"),
+                                    wall_time_s=run.elapsed_s())
+            if run.is_main:
+                run.write_results(results)
+                if report:
+                    from biocl.report import build_report
+
+                    build_report(run_dir)
+    finally:
+        if owns_group:
+            distributed.destroy()
     return run_dir, results
 
 

@@ -269,3 +269,15 @@ def test_weights_from_a_fit_load_into_a_fresh_model(toy, tmp_path: Path) -> None
     fresh = toy.make_model(seed=3)
     load_weights(fresh, result.best["p0"])
     assert _equal(_params(fresh), _params(model))
+
+
+def test_resuming_a_finished_run_trains_no_more(toy, tmp_path: Path) -> None:
+    config = _config()
+    protocol = toy.make_protocol(config)
+    with RunContext(tmp_path / "run", protocol) as run:
+        first, _ = _fit(toy, config, toy.phase_specs(toy.default_phases([1, 1])), run=run)
+    with RunContext(tmp_path / "run", protocol, resume=True) as run:
+        again, result = _fit(toy, config, toy.phase_specs(toy.default_phases([1, 1])), run=run)
+        assert len(run.read_metrics()) == 2
+    assert _equal(_params(first), _params(again))
+    assert result.steps == 8 and len(result.history) == 2

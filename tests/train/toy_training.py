@@ -5,6 +5,7 @@ kill-and-resume and torchrun tests::
 
     python tests/train/toy_training.py RUN_DIR [--epochs 3,3] [--sleep-s 0.05] [--resume]
     torchrun --standalone --nproc_per_node=2 tests/train/toy_training.py RUN_DIR --optimizer sgd
+    torchrun --standalone --nproc_per_node=2 tests/train/toy_training.py - --via-run-protocol
 
 Every optimiser step takes one global minibatch of ``batch_size`` items from the epoch's
 permutation and each rank takes its shard ``minibatch[rank::world_size]``; with equal shards
@@ -109,6 +110,28 @@ def default_phases(epochs: list[int], batch_size: int = 16):
             for index, count in enumerate(epochs)]
 
 
+def install_toy_pipeline(epochs: list[int]) -> None:
+    """Make ``run_protocol`` run the toy training for protocols of pipeline ``dna_species``."""
+    import types
+
+    from biocl import pipelines
+    from biocl.runs import PipelineResult
+    from biocl.train import Trainer
+
+    def run(protocol, run_context):
+        model = make_model()
+        result = Trainer(model, protocol.train, run=run_context, seed=protocol.seed).fit(
+            phase_specs(default_phases(epochs)))
+        mse = result.history[-1]["mse"]
+        return PipelineResult(metrics={"mse": mse}, baselines={}, data={"simulated": True},
+                              details={"device": "cpu", "steps": result.steps})
+
+    module = types.ModuleType("biocl_tests_toy_pipeline")
+    module.run = run
+    sys.modules[module.__name__] = module
+    pipelines.PIPELINES["dna_species"] = module.__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser()
@@ -119,7 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--via-run-protocol", action="store_true",
+                        help="go through biocl.pipelines.run_protocol (run_dir '-' = its default folder)")
     args = parser.parse_args(argv)
+    epochs = [int(n) for n in args.epochs.split(",")]
+    if args.via_run_protocol:
+        from biocl.pipelines import run_protocol
+        from biocl.protocols import TrainConfig
+
+        install_toy_pipeline(epochs)
+        protocol = make_protocol(TrainConfig(lr=0.01, device="cpu"))
+        run_dir, results = run_protocol(protocol, None if str(args.run_dir) == "-" else args.run_dir,
+                                        resume=args.resume, report=False)
+        print(f"{run_dir}: {results['steps']} steps", file=sys.stderr)
+        return 0
 
     from biocl.protocols import TrainConfig
     from biocl.runs import RunContext
@@ -128,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     rank, _, _ = distributed.init_from_env("cpu")
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=0.01, schedule="cosine", device="cpu")
-        phases = default_phases([int(n) for n in args.epochs.split(",")], args.batch_size)
+        phases = default_phases(epochs, args.batch_size)
         model = make_model()
         with RunContext(args.run_dir, make_protocol(config), rank=rank, resume=args.resume) as run:
             result = Trainer(model, config, run=run, seed=0).fit(phase_specs(phases, sleep_s=args.sleep_s,
