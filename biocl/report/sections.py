@@ -1,0 +1,528 @@
+"""The sections of an evaluation report, each assembled from a run's files.
+
+One function per section, in the order of :data:`biocl.report.schema.SECTION_IDS`. Each
+copies the values it shows into ``section.data`` through :meth:`RunFiles.take`, which
+records where every value came from; everything else a section holds is words (``text``,
+``bullets``, ``alerts``) or presentation for the HTML page (``tables``, ``figures``).
+A key missing from ``results.json`` makes its section (or its cell) say "not reported".
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from biocl.errors import BioclError
+from biocl.report.figures import draw_figure, estimate_figure, training_curve_figures, training_curves
+from biocl.report.schema import make_pointer, resolve_pointer
+
+__all__ = ["ReportSection", "RunFiles", "build_sections", "data_kind", "fmt", "verdict_rule", "NOT_REPORTED"]
+
+NOT_REPORTED = "not reported"
+_MISSING = object()
+_FEW_UNITS = 10
+
+
+def fmt(value: Any) -> str:
+    """A value as a reader wants to see it: short floats, plain integers, "not reported" for None."""
+    if value is None:
+        return NOT_REPORTED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+@dataclass
+class ReportSection:
+    """One section: what ``report.json`` carries (``to_json``) and what the HTML page adds."""
+
+    id: str
+    title: str
+    status: str = "reported"
+    alerts: list[dict[str, str]] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[dict[str, str]] = field(default_factory=list)
+    preformatted: str | None = None
+
+    def alert(self, level: str, text: str) -> None:
+        """Add a highlighted line (``info``, ``warning``, ``pass`` or ``fail``)."""
+        self.alerts.append({"level": level, "text": text})
+
+    def table(self, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> None:
+        """Add a table for the HTML page; cells are formatted with :func:`fmt`."""
+        self.tables.append({"caption": caption, "columns": columns,
+                            "rows": [[fmt(cell) for cell in row] for row in rows]})
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable part of the section."""
+        return {"id": self.id, "title": self.title, "status": self.status, "alerts": self.alerts,
+                "text": self.text, "bullets": self.bullets, "data": self.data, "sources": self.sources}
+
+
+@dataclass
+class RunFiles:
+    """What a report is built from: a run folder's results, resolved protocol and metrics log."""
+
+    results: dict[str, Any]
+    protocol: dict[str, Any] | None
+    protocol_text: str | None
+    records: list[dict[str, Any]]
+    run_id: str
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, section: ReportSection, key: str, *path: str | int, file: str = "results.json") -> Any:
+        """Copy the value at ``path`` of ``file`` into ``section.data[key]``, recording its source.
+
+        Returns the value, or ``None`` when the path does not exist (nothing is recorded then).
+        """
+        document = self.results if file == "results.json" else self.protocol
+        pointer = make_pointer(*path)
+        try:
+            value = resolve_pointer(document, pointer)
+        except KeyError:
+            return None
+        section.data[key] = copy.deepcopy(value)
+        section.sources[key] = f"{file}#{pointer}"
+        return value
+
+    def get(self, *path: str | int, default: Any = None) -> Any:
+        """The value at ``path`` of ``results.json`` without copying it into a section."""
+        try:
+            return resolve_pointer(self.results, make_pointer(*path))
+        except KeyError:
+            return default
+
+    @property
+    def endpoint(self) -> dict[str, Any]:
+        return self.results["primary_endpoint"]
+
+    def prespecified_subgroups(self) -> list[str] | None:
+        """``acceptance.prespecified_subgroups`` of the resolved protocol, ``None`` when it is unreadable."""
+        if self.protocol is None:
+            return None
+        listed = (self.protocol.get("acceptance") or {}).get("prespecified_subgroups")
+        return list(listed) if isinstance(listed, list) else []
+
+
+def _passes(endpoint: dict[str, Any], value: float) -> bool:
+    threshold = endpoint["threshold"]
+    return {">=": value >= threshold, ">": value > threshold,
+            "<=": value <= threshold, "<": value < threshold}[endpoint["comparison"]]
+
+
+def verdict_rule(endpoint: dict[str, Any]) -> str:
+    """``"PASS: top10_accuracy = 0.41 >= 0.2 (pre-specified)"`` (or ``FAIL: ..., not >= ...``)."""
+    label = "PASS" if endpoint["passed"] else "FAIL"
+    relation = endpoint["comparison"] if endpoint["passed"] else f"not {endpoint['comparison']}"
+    return (f"{label}: {endpoint['metric']} = {fmt(endpoint['value'])} {relation} "
+            f"{fmt(endpoint['threshold'])} (pre-specified)")
+
+
+def data_kind(results: dict[str, Any]) -> str:
+    """``SIMULATED``, ``REAL`` or ``NOT STATED``, from ``results["data"]["simulated"]``."""
+    simulated = (results.get("data") or {}).get("simulated")
+    if simulated is True:
+        return "SIMULATED"
+    if simulated is False:
+        return "REAL"
+    return "NOT STATED"
+
+
+def _identity(run: RunFiles) -> ReportSection:
+    section = ReportSection("identity", "Identity")
+    rows = [["Run id", run.run_id],
+            ["Pipeline", run.take(section, "pipeline", "pipeline")],
+            ["Protocol", run.take(section, "protocol_name", "protocol", "name")],
+            ["Protocol version", run.take(section, "protocol_version", "protocol", "version")],
+            ["Protocol file sha256", run.take(section, "protocol_sha256", "protocol", "sha256")],
+            ["biocl version", run.take(section, "biocl_version", "environment", "biocl")],
+            ["Git commit", run.take(section, "git_commit", "environment", "git_commit")]]
+    checkpoint = run.take(section, "checkpoint", "checkpoint") or {}
+    rows += [["Checkpoint", checkpoint.get("path")], ["Checkpoint sha256", checkpoint.get("sha256")]]
+    section.table(["Item", "Value"], rows)
+    if not checkpoint.get("sha256") or run.get("environment", "git_commit") in (None, "unknown"):
+        section.status = "partly reported"
+    return section
+
+
+def _intended_use(run: RunFiles) -> ReportSection:
+    section = ReportSection("intended_use", "Intended use and out-of-scope use")
+    description = run.take(section, "description", "protocol", "description")
+    intended = run.take(section, "intended_use", "protocol", "intended_use")
+    out_of_scope = run.take(section, "out_of_scope_use", "protocol", "out_of_scope_use")
+    if description:
+        section.text.append(str(description))
+    section.table(["", "Stated in the protocol"],
+                  [["Intended use", intended or NOT_REPORTED], ["Out-of-scope use", out_of_scope or NOT_REPORTED]])
+    if not intended and not out_of_scope:
+        section.status = "not reported"
+    elif not intended or not out_of_scope:
+        section.status = "partly reported"
+    return section
+
+
+def _data_provenance(run: RunFiles) -> ReportSection:
+    section = ReportSection("data_provenance", "Data provenance")
+    data = run.take(section, "data", "data")
+    kind = data_kind(run.results)
+    if kind == "SIMULATED":
+        section.alert("warning", "SIMULATED DATA. Every number in this report was measured on data made by a "
+                                 "simulator. It says nothing about how the model does on real recordings.")
+    elif kind == "REAL":
+        section.alert("info", "REAL DATA. The numbers in this report were measured on real, recorded data.")
+    else:
+        section.alert("warning", "NOT STATED whether the data were simulated or real: results.json has no "
+                                 "data.simulated flag. Treat the results as unverified.")
+    if not isinstance(data, dict) or not data:
+        section.status = "not reported"
+        return section
+    rows = [[key, value] for key, value in data.items()]
+    section.table(["Property", "Value"], rows)
+    if not any("sha256" in key or "checksum" in key for key in data) or not data.get("licence"):
+        section.status = "partly reported"
+    return section
+
+
+def _exclusions(run: RunFiles) -> ReportSection:
+    section = ReportSection("exclusions", "Exclusions and bad-data handling")
+    exclusions = run.take(section, "exclusions", "exclusions")
+    if exclusions is None:
+        section.status = "not reported"
+        section.text.append("The run did not report which inputs it excluded.")
+    elif not exclusions:
+        section.text.append("No input was excluded.")
+    else:
+        section.table(["Reason", "Count", "Unit"],
+                      [[row.get("reason"), row.get("count"), row.get("unit")] for row in exclusions])
+    return section
+
+
+def _flow(run: RunFiles) -> ReportSection:
+    section = ReportSection("flow", "Flow and train/test disjointness")
+    flow = run.take(section, "flow", "flow")
+    if flow:
+        section.table(["Stage", "Count", "Unit"], [[row.get("stage"), row.get("count"), row.get("unit")]
+                                                   for row in flow])
+    else:
+        section.text.append("The run did not report its flow counts.")
+    disjointness = run.take(section, "disjointness", "disjointness")
+    if not isinstance(disjointness, dict):
+        section.alert("warning", "Train/test disjointness was not reported.")
+    elif disjointness.get("asserted"):
+        section.alert("pass", f"Asserted: train and test are disjoint. {disjointness.get('description', '')}".strip())
+    else:
+        section.alert("fail", "NOT asserted: train and test may share units. "
+                              f"{disjointness.get('description', '')}".strip())
+    if not flow and not isinstance(disjointness, dict):
+        section.status = "not reported"
+    elif not flow or not isinstance(disjointness, dict):
+        section.status = "partly reported"
+    return section
+
+
+def _primary_endpoint(run: RunFiles) -> ReportSection:
+    section = ReportSection("primary_endpoint", "Pre-specified primary endpoint")
+    endpoint = run.endpoint
+    for key in ("metric", "comparison", "threshold", "chance", "baseline", "unit"):
+        run.take(section, key, "primary_endpoint", key)
+    listed = run.prespecified_subgroups()
+    if listed is not None:
+        run.take(section, "prespecified_subgroups", "acceptance", "prespecified_subgroups",
+                 file="protocol.resolved.yaml")
+    name = run.get("protocol", "name", default=NOT_REPORTED)
+    version = run.get("protocol", "version", default=NOT_REPORTED)
+    section.text.append(f"Fixed before the run in protocol {name} version {version}: the run passes when "
+                        f"{endpoint['metric']} {endpoint['comparison']} {fmt(endpoint['threshold'])}.")
+    section.table(["Item", "Value"], [
+        ["Metric", endpoint["metric"]],
+        ["Acceptance rule", f"{endpoint['metric']} {endpoint['comparison']} {fmt(endpoint['threshold'])}"],
+        ["Chance level", endpoint.get("chance")],
+        ["Baseline compared against", endpoint.get("baseline") or "none named"],
+        ["Resampling unit of the CI", endpoint.get("unit")],
+        ["Pre-specified subgroups", ", ".join(listed) if listed else ("none" if listed is not None
+                                                                     else NOT_REPORTED)],
+    ])
+    if endpoint.get("chance") is None:
+        section.status = "partly reported"
+    return section
+
+
+def _primary_result(run: RunFiles) -> ReportSection:
+    section = ReportSection("primary_result", "Primary result with 95 % CI")
+    endpoint = run.endpoint
+    for key in ("metric", "value", "ci95", "ci_method", "n_units", "passed"):
+        run.take(section, key, "primary_endpoint", key)
+    low, high = endpoint["ci95"]
+    section.text.append(f"{endpoint['metric']} = {fmt(endpoint['value'])} (95 % CI {fmt(low)} to {fmt(high)}; "
+                        f"{endpoint.get('ci_method', 'CI method not reported')}).")
+    section.alert("pass" if endpoint["passed"] else "fail", verdict_rule(endpoint))
+    if not endpoint.get("n_units"):
+        section.alert("warning", "No per-unit values were stored: the interval is the point value and "
+                                 "carries no uncertainty.")
+    metric = endpoint["metric"]
+    baselines = {name: values[metric] for name, values in (run.get("baselines") or {}).items()
+                 if isinstance(values, dict) and isinstance(values.get(metric), (int, float))}
+    section.figures.append(estimate_figure(metric, endpoint["value"], endpoint["ci95"],
+                                           threshold=endpoint.get("threshold"), chance=endpoint.get("chance"),
+                                           baselines=baselines))
+    return section
+
+
+def _baselines(run: RunFiles) -> ReportSection:
+    section = ReportSection("baselines", "Baselines and permutation test against chance")
+    metrics = run.take(section, "metrics", "metrics") or {}
+    baselines = run.take(section, "baselines", "baselines") or {}
+    endpoint = run.endpoint
+    if metrics or baselines:
+        names = list(metrics) + [m for values in baselines.values() for m in values if m not in metrics]
+        names = list(dict.fromkeys(names))
+        section.table(["Metric", "model", *baselines],
+                      [[name, metrics.get(name), *(values.get(name) for values in baselines.values())]
+                       for name in names], caption="Every metric of the model and of each baseline, same test data.")
+    named = endpoint.get("baseline")
+    if named:
+        value = (baselines.get(named) or {}).get(endpoint["metric"])
+        if value is None:
+            section.alert("warning", f"The protocol names baseline {named!r}, but the run reported no "
+                                     f"{endpoint['metric']} for it.")
+        else:
+            higher_is_better = endpoint["comparison"] in (">=", ">")
+            better = endpoint["value"] > value if higher_is_better else endpoint["value"] < value
+            section.text.append(f"Against the pre-specified baseline {named}: model {fmt(endpoint['value'])} vs "
+                                f"{fmt(value)} ({'better' if better else 'not better'}).")
+    test = run.take(section, "permutation_test", "permutation_test")
+    if isinstance(test, dict):
+        section.text.append(f"Permutation test against chance: observed {test.get('metric')} = "
+                            f"{fmt(test.get('observed'))}, p = {fmt(test.get('p_value'))} over "
+                            f"{fmt(test.get('n_permutations'))} permutations (one-sided, +1 corrected).")
+    else:
+        section.text.append("Permutation test against chance: not reported.")
+    before_after = run.take(section, "before_after", "before_after")
+    if isinstance(before_after, dict) and before_after:
+        section.table(["Metric", "Before", "After"],
+                      [[name, (pair or {}).get("before"), (pair or {}).get("after")]
+                       for name, pair in before_after.items()], caption="Before and after post-training.")
+    if not metrics and not baselines and not isinstance(test, dict):
+        section.status = "not reported"
+    elif not baselines or not isinstance(test, dict):
+        section.status = "partly reported"
+    return section
+
+
+def _subgroups(run: RunFiles) -> ReportSection:
+    section = ReportSection("subgroups", "Subgroups")
+    subgroups = run.take(section, "subgroups", "subgroups")
+    listed = run.prespecified_subgroups()
+    if not subgroups:
+        section.status = "not reported"
+        section.text.append("The run reported no subgroup analysis.")
+        return section
+    exploratory = []
+    for subgroup in subgroups:
+        name = str(subgroup.get("name", ""))
+        flagged = bool(subgroup.get("prespecified"))
+        prespecified = flagged if listed is None else name in listed
+        if flagged and not prespecified:
+            section.alert("warning", f"Subgroup {name!r} is flagged pre-specified by the pipeline but is not listed "
+                                     "in the protocol's acceptance.prespecified_subgroups: reported as exploratory.")
+        if not prespecified:
+            exploratory.append(name)
+        mark = "pre-specified" if prespecified else "exploratory"
+        rows = [[row.get("group"), row.get("value"), _interval(row.get("ci95")), row.get("n")]
+                for row in subgroup.get("rows", [])]
+        section.table(["Group", subgroup.get("metric", "value"), "95 % CI", "n"], rows, caption=f"{name} ({mark})")
+    for name in listed or []:
+        if name not in {str(s.get("name")) for s in subgroups}:
+            section.alert("warning", f"Pre-specified subgroup {name!r} was not reported by the run.")
+    if listed is None:
+        section.text.append("The resolved protocol was not found: pre-specified or exploratory is as the "
+                            "pipeline flagged it.")
+    if exploratory:
+        section.text.append(f"Exploratory ({', '.join(exploratory)}): not fixed before the run; read them as "
+                            "hypotheses, not findings.")
+    return section
+
+
+def _interval(ci: Any) -> str:
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return NOT_REPORTED
+    return f"{fmt(ci[0])} to {fmt(ci[1])}"
+
+
+def _worst_cases(run: RunFiles) -> ReportSection:
+    section = ReportSection("worst_cases", "Worst cases")
+    cases = run.take(section, "worst_cases", "worst_cases")
+    if not cases:
+        section.status = "not reported"
+        section.text.append("The run reported no worst cases.")
+        return section
+    section.table(["Identifier", "Value", "Detail"], [[c.get("id"), c.get("value"), c.get("detail")] for c in cases])
+    return section
+
+
+def _figures(run: RunFiles) -> ReportSection:
+    section = ReportSection("figures", "Figures")
+    specs = run.take(section, "figures", "figures")
+    if not specs:
+        section.status = "not reported"
+        section.text.append("The run described no figures.")
+        return section
+    for index, spec in enumerate(specs):
+        try:
+            section.figures.append(draw_figure(spec))
+        except BioclError as err:
+            # One malformed figure spec must not cost the reader the rest of the report.
+            title = spec.get("title", "") if isinstance(spec, dict) else ""
+            message = f"figure {index} {title!r} was not drawn: {err.message}"
+            run.notes.append(message)
+            section.alert("warning", message)
+            section.status = "partly reported"
+    return section
+
+
+def _training_curves(run: RunFiles) -> ReportSection:
+    section = ReportSection("training_curves", "Training curves")
+    curves = training_curves(run.records)
+    if not curves:
+        section.status = "not reported"
+        section.text.append("metrics.jsonl holds no numeric training record.")
+        return section
+    section.data["curves"] = curves
+    section.sources["curves"] = "metrics.jsonl"
+    section.text.append(f"From metrics.jsonl: {len(run.records)} records, {len(curves)} series.")
+    section.figures.extend(training_curve_figures(curves))
+    return section
+
+
+def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
+    if isinstance(value, dict) and value:
+        rows = []
+        for key, inner in value.items():
+            rows.extend(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    return [[prefix, value]]
+
+
+def _model(run: RunFiles) -> ReportSection:
+    section = ReportSection("model", "Model specification")
+    model = run.take(section, "model", "model")
+    device = run.take(section, "device", "device")
+    if not isinstance(model, dict):
+        section.status = "not reported"
+        section.text.append("The run did not describe its model.")
+        return section
+    rows = [["name", model.get("name")], ["trainable parameters", model.get("parameters")], ["device", device]]
+    rows += _flatten(model.get("spec") or {}, "spec")
+    section.table(["Item", "Value"], rows)
+    return section
+
+
+def _reproducibility(run: RunFiles) -> ReportSection:
+    section = ReportSection("reproducibility", "Reproducibility")
+    environment = run.take(section, "environment", "environment") or {}
+    seed = run.take(section, "seed", "protocol", "seed")
+    wall = run.take(section, "wall_time_s", "wall_time_s")
+    run.take(section, "protocol_path", "protocol", "path")
+    section.table(["Item", "Value"], [["protocol seed", seed], ["CI resampling", run.endpoint.get("ci_method")],
+                                      ["wall time (s)", wall], *_flatten(environment)])
+    if run.protocol_text is not None:
+        section.data["protocol_resolved"] = run.protocol_text
+        section.sources["protocol_resolved"] = "protocol.resolved.yaml"
+        section.preformatted = run.protocol_text
+    else:
+        section.text.append("protocol.resolved.yaml was not found in the run folder.")
+    if not environment or run.protocol_text is None:
+        section.status = "partly reported"
+    return section
+
+
+def _limitations(run: RunFiles) -> ReportSection:
+    section = ReportSection("limitations", "Limitations")
+    stated = run.take(section, "stated", "protocol", "limitations") or []
+    section.bullets.extend(str(item) for item in stated)
+    section.bullets.extend(_automatic_limitations(run))
+    if not stated:
+        section.text.append("The protocol states no limitations; those below were found automatically.")
+    return section
+
+
+def _automatic_limitations(run: RunFiles) -> list[str]:
+    endpoint = run.endpoint
+    found = []
+    kind = data_kind(run.results)
+    if kind == "SIMULATED":
+        found.append("Simulated data: these results say nothing about real recordings, sequences or clips.")
+    elif kind == "NOT STATED":
+        found.append("The report cannot tell whether the data were simulated or real.")
+    n_units = endpoint.get("n_units") or 0
+    if n_units == 0:
+        found.append("No per-unit values: the confidence interval carries no uncertainty.")
+    elif n_units < _FEW_UNITS:
+        found.append(f"The CI rests on only {n_units} {endpoint.get('unit', 'unit')}s: a percentile bootstrap over "
+                     "so few units is unstable and tends to be too narrow.")
+    low, high = endpoint["ci95"]
+    if _passes(endpoint, low) != _passes(endpoint, high):
+        found.append("The 95 % CI contains the threshold: another sample of "
+                     f"{endpoint.get('unit', 'unit')}s could give the other verdict.")
+    chance = endpoint.get("chance")
+    if chance is not None and low <= chance <= high:
+        found.append("The 95 % CI contains the chance level.")
+    disjointness = run.get("disjointness")
+    if not isinstance(disjointness, dict) or not disjointness.get("asserted"):
+        found.append("Train/test disjointness was not asserted.")
+    if not isinstance(run.get("permutation_test"), dict):
+        found.append("No permutation test against chance was reported.")
+    if not run.get("checkpoint", "sha256"):
+        found.append("No checkpoint hash: the evaluated model cannot be identified from this report.")
+    commit = str(run.get("environment", "git_commit", default="unknown"))
+    if commit == "unknown":
+        found.append("The git commit of the code is unknown.")
+    elif commit.endswith("-dirty"):
+        found.append("The code had uncommitted changes: the commit alone does not recover it.")
+    return found
+
+
+def _verdict(run: RunFiles) -> ReportSection:
+    section = ReportSection("verdict", "Verdict")
+    endpoint = run.endpoint
+    for key in ("passed", "metric", "value", "comparison", "threshold", "ci95"):
+        run.take(section, key, "primary_endpoint", key)
+    section.alert("pass" if endpoint["passed"] else "fail", verdict_rule(endpoint))
+    low, high = endpoint["ci95"]
+    if _passes(endpoint, low) and _passes(endpoint, high):
+        section.text.append("The whole 95 % CI meets the threshold.")
+    elif not _passes(endpoint, low) and not _passes(endpoint, high):
+        section.text.append("The whole 95 % CI misses the threshold.")
+    else:
+        section.text.append("The 95 % CI contains the threshold: the verdict holds for this sample, "
+                            "not robustly.")
+    section.text.append("The rule was fixed in the protocol before the run; only the point value decides it.")
+    return section
+
+
+_BUILDERS = (_identity, _intended_use, _data_provenance, _exclusions, _flow, _primary_endpoint, _primary_result,
+             _baselines, _subgroups, _worst_cases, _figures, _training_curves, _model, _reproducibility,
+             _limitations, _verdict)
+
+
+def build_sections(run: RunFiles) -> list[ReportSection]:
+    """Every section of the report, in reading order."""
+    return [build(run) for build in _BUILDERS]
