@@ -1,14 +1,110 @@
-"""`biocl decode`: Brain-to-speech decoding: train, evaluate, predict."""
+"""`biocl decode train|evaluate|predict` and `biocl simulate meg`: brain-to-speech decoding."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from biocl_cli.output import not_built
+from biocl.errors import BioclError
+from biocl.io import write_json
+from biocl_cli.output import emit
 
-app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.")
+app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.", no_args_is_help=True)
 
 
-@app.callback(invoke_without_command=True)
-def _not_built() -> None:
-    not_built("decode", 3)
+def _summary(metrics: dict, baselines: dict) -> str:
+    lines = [f"{'':<12}{'top-1':>8}{'top-10':>8}"]
+    for name, values in {"deep model": metrics, **baselines}.items():
+        lines.append(f"{name:<12}{values.get('top1', float('nan')):>8.3f}{values.get('top10', float('nan')):>8.3f}")
+    return "\n".join(lines)
+
+
+@app.command("train")
+def train(
+    protocol: str = typer.Argument("brain_speech_quick", help="A brain_speech protocol file or name."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<UTC time>/)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a protocol value: section.key=value."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
+) -> None:
+    """Train and evaluate a decoder (the same as `biocl run` for a brain_speech protocol)."""
+    from biocl.pipelines import run_protocol
+    from biocl.protocols import load_protocol
+    from biocl_cli.protocols import find_protocol
+
+    loaded = load_protocol(find_protocol(protocol), set_)
+    if loaded.pipeline != "brain_speech":
+        raise BioclError(f"the protocol runs the {loaded.pipeline!r} pipeline, not brain_speech",
+                         path=loaded.source_path, hint="use `biocl run` for other pipelines")
+    run_dir, results = run_protocol(loaded, resume or out, resume=resume is not None)
+    emit({"run_dir": str(run_dir), "metrics": results["metrics"], "baselines": results["baselines"],
+          "primary_endpoint": results["primary_endpoint"]},
+         f"{_summary(results['metrics'], results['baselines'])}\nrun folder: {run_dir}")
+
+
+@app.command("evaluate")
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A trained brain_speech run folder."),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also score ridge and the oracle."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
+) -> None:
+    """Re-score a run's best checkpoint on its protocol's test sentences."""
+    from biocl.data.cache import default_cache_dir
+    from biocl.pipelines.brain_speech import evaluate as evaluate_net
+    from biocl.pipelines.brain_speech import load_trained
+    from biocl.pipelines.brain_speech_data import prepare_data
+    from biocl.train import select_device
+
+    protocol, net, meta = load_trained(run_dir)
+    bundle = prepare_data(protocol, default_cache_dir())
+    if bundle.subject_index != meta["subjects"]:
+        raise BioclError("the data no longer hold the subjects the decoder was trained on", path=run_dir)
+    result = evaluate_net(protocol, bundle, net, select_device(protocol.train.device), with_baselines=baselines)
+    document = {"run_dir": str(run_dir), "metrics": result["metrics"], "baselines": result["baselines"],
+                "permutation_test": result["permutation_test"]}
+    if out is not None:
+        write_json(out, document)
+    emit(document, _summary(result["metrics"], result["baselines"]))
+
+
+@app.command("predict")
+def predict(
+    run_dir: Path = typer.Argument(..., help="A trained brain_speech run folder."),
+    recording: Path = typer.Argument(..., help="A recording MNE reads (FIF, CTF, KIT, BTi, EDF, BrainVision...)."),
+    events: Path = typer.Option(..., "--events", help="Its events.tsv with word onsets and stimulus audio files."),
+    bids_root: Path | None = typer.Option(None, "--bids-root", help="Folder the sound paths are relative to."),
+    subject: str | None = typer.Option(None, "--subject", help="A training subject's label (default: unseen)."),
+    top: int = typer.Option(10, "--top", min=1, help="Candidates listed per window."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write every window's ranking as JSON here."),
+) -> None:
+    """Rank the candidate speech segments of every word window of a new recording."""
+    from biocl.pipelines.brain_speech import predict_recording
+
+    result = predict_recording(run_dir, recording, events=events, bids_root=bids_root, subject=subject, top=top)
+    if out is not None:
+        write_json(out, result)
+    first = result["windows"][:5]
+    human = "\n".join([f"{result['n_windows']} windows, {result['n_candidates']} candidates, subject layer "
+                       f"{result['subject_layer']}: top-1 {result['top1']:.3f}, top-10 {result['top10']:.3f}"]
+                      + [f"  {w['onset_s']:8.2f} s  heard {w['word']!r:<14} rank {w['rank']:>4}  best: "
+                         + ", ".join(repr(c["word"]) for c in w["top"][:3]) for w in first])
+    emit(result if out is None else {key: value for key, value in result.items() if key != "windows"}, human)
+
+
+def simulate_command(
+    out: Path = typer.Argument(..., help="Folder to write the BIDS data set into."),
+    subjects: int = typer.Option(4, "--subjects", min=1, help="Number of subjects."),
+    sessions: int = typer.Option(1, "--sessions", min=1, help="Sessions per subject."),
+    system: str = typer.Option("KIT-157", "--system", help="Sensor layout: KIT-157, CTF-275 or EEG-64."),
+    duration_s: float = typer.Option(240.0, "--duration", help="Seconds per recording."),
+    snr_db: float = typer.Option(-10.0, "--snr-db", help="Single-window signal-to-noise ratio, in dB."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    speech_dir: Path | None = typer.Option(None, "--speech-dir", help="Real WAVs with word timings to use."),
+) -> None:
+    """Simulate MEG/EEG of people listening to speech, as a BIDS data set the real reader loads."""
+    from biocl.data.simulate_meg import simulate_meg_bids
+
+    dataset = simulate_meg_bids(out, n_subjects=subjects, n_sessions=sessions, system=system,
+                                duration_s=duration_s, snr_db=snr_db, seed=seed, speech_dir=speech_dir)
+    document = {"root": str(out), "description": dataset.description, "sha256": dataset.sha256}
+    emit(document, f"simulated BIDS data set: {out}\n{dataset.description}")

@@ -383,6 +383,9 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
             if event.sound_file is None or Path(event.sound_file) not in sound_index:
                 exclusions["word events without a stimulus file"] += 1
                 continue
+            if not np.isfinite(event.sound_onset_s):
+                exclusions["word events without an onset in their stimulus file"] += 1
+                continue
             offset = round(event.onset_s - event.sound_onset_s, 3)
             plays[(Path(event.sound_file), offset)].append(event)
         for (sound, offset), events in plays.items():

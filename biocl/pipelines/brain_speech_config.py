@@ -67,6 +67,8 @@ class BrainSpeechData(Section):
     n_fft: int = Field(default=512, ge=16)
     wav2vec_checkpoint: str | None = Field(default=None, description="local Hugging Face wav2vec 2.0 folder")
     wav2vec_layers: tuple[int, int] = (14, 18)
+    standardise: Literal["global", "per_feature"] = Field(
+        default="global", description="global: one mean/std for all features (the paper); per_feature: per band")
     cache: bool = True
 
     @model_validator(mode="after")

@@ -1,0 +1,158 @@
+"""The brain_speech pipeline end to end on a tiny BIDS data set, and its errors through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biocl.errors import BioclError
+from biocl.pipelines import run_protocol
+from biocl.protocols import load_protocol
+from biocl_cli.main import main
+
+QUICK = Path(__file__).resolve().parents[2] / "protocols" / "brain_speech_quick.yaml"
+VOCAB = ["ba", "di", "go", "ku", "me", "no", "pi", "ra", "su", "te", "vo", "zu"]
+SFREQ = 240.0
+CHANNELS = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8"]
+
+
+def _write_tiny_bids(root: Path, n_subjects: int = 2, n_sounds: int = 5, seed: int = 0) -> Path:
+    """Sentences of tone-burst 'words' in WAV files; EEG that follows the word envelope plus noise."""
+    import mne
+    import soundfile
+
+    rng = np.random.default_rng(seed)
+    (root / "stimuli").mkdir(parents=True)
+    audio_sr, sound_s = 16000, 8.0
+    sentences = []  # (sound index, sentence text, [(word, onset in sound)])
+    for s in range(n_sounds):
+        wave = np.zeros(int(sound_s * audio_sr), np.float32)
+        for k in range(3):
+            words = [VOCAB[i] for i in rng.choice(len(VOCAB), 4, replace=False)]
+            timing = []
+            for w, word in enumerate(words):
+                onset = 0.5 + 2.5 * k + 0.5 * w
+                t = np.arange(int(0.3 * audio_sr)) / audio_sr
+                start = int(onset * audio_sr)
+                wave[start:start + t.size] += 0.3 * np.sin(2 * np.pi * (200 + 60 * VOCAB.index(word)) * t)
+                timing.append((word, onset))
+            sentences.append((s, " ".join(words), timing))
+        soundfile.write(root / "stimuli" / f"sound{s}.wav", wave, audio_sr)
+    montage = mne.channels.make_standard_montage("colin27_1020")
+    for subject in range(1, n_subjects + 1):
+        order = rng.permutation(n_sounds)
+        starts = {int(s): 2.0 + i * (sound_s + 1.0) for i, s in enumerate(order)}
+        n = int((2.0 + n_sounds * (sound_s + 1.0) + 2.0) * SFREQ)
+        drive = np.zeros(n)
+        rows = []
+        for s, text, timing in sentences:
+            for index, (word, onset) in enumerate(timing):
+                at = starts[s] + onset
+                drive[int((at + 0.1) * SFREQ):int((at + 0.4) * SFREQ)] += 1.0 + 0.2 * VOCAB.index(word) / len(VOCAB)
+                rows.append((at, 0.3, word, text, index, f"stimuli/sound{s}.wav", onset))
+        pattern = rng.normal(size=len(CHANNELS))
+        data = 2e-6 * (pattern[:, None] * drive[None, :] + rng.normal(size=(len(CHANNELS), n)))
+        info = mne.create_info(CHANNELS, SFREQ, "eeg")
+        raw = mne.io.RawArray(data, info, verbose="error")
+        raw.set_montage(montage)
+        folder = root / f"sub-{subject:02d}" / "eeg"
+        folder.mkdir(parents=True)
+        raw.save(folder / f"sub-{subject:02d}_task-listen_eeg.fif", verbose="error")
+        lines = ["onset\tduration\tword\tsentence\tword_index\tsound\tsound_onset"]
+        lines += ["\t".join(str(v) for v in row) for row in sorted(rows)]
+        (folder / f"sub-{subject:02d}_task-listen_events.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+TINY = ["data.source=bids", "data.n_mels=8", "data.cache=false", "model.n_heads=8", "model.hidden=8",
+        "model.n_blocks=1", "model.n_freqs=4", "train.epochs=2", "train.batch_size=16", "train.device=cpu",
+        "evaluate.permutations=20", "evaluate.ridge_alphas=[1.0, 100.0]", "evaluate.curve_max_k=5"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bids(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_tiny_bids(tmp_path_factory.mktemp("bids"))
+
+
+def test_end_to_end_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
+    protocol = load_protocol(QUICK, TINY + [f"data.bids_root={tiny_bids}"])
+    run_dir, results = run_protocol(protocol, tmp_path / "run", report=False)
+    metrics = results["metrics"]
+    assert {"top1", "top5", "top10", "word_top10", "chance_top10"} <= set(metrics)
+    assert set(results["baselines"]) == {"chance", "ridge"}
+    assert results["baselines"]["chance"]["top10"] == pytest.approx(min(10, metrics["n_candidates"])
+                                                                    / metrics["n_candidates"])
+    endpoint = results["primary_endpoint"]
+    assert endpoint["unit"] == "subject" and endpoint["n_units"] == 2
+    assert results["disjointness"]["asserted"] is True
+    assert [row["group"] for row in results["subgroups"][0]["rows"]] == ["sub-01", "sub-02"]
+    kinds = {figure["kind"] for figure in results["figures"]}
+    assert {"histogram", "curve", "bar"} <= kinds
+    assert len(results["checkpoint"]["sha256"]) == 64
+    assert results["data"]["simulated"] is False
+    assert (run_dir / "checkpoints" / "decoder.json").exists()
+    # The same protocol and seed give the same numbers.
+    _, again = run_protocol(protocol, tmp_path / "again", report=False)
+    assert again["metrics"] == metrics
+
+
+def test_cli_predict_and_evaluate(tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    run_dir = tmp_path / "run"
+    args = [f"--set={item}" for item in TINY + [f"data.bids_root={tiny_bids}", "model.unseen_subject=true"]]
+    assert main(["--json", "decode", "train", str(QUICK), "--out", str(run_dir), *args]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    recording = tiny_bids / "sub-02" / "eeg" / "sub-02_task-listen_eeg.fif"
+    events = tiny_bids / "sub-02" / "eeg" / "sub-02_task-listen_events.tsv"
+    assert main(["--json", "decode", "predict", str(run_dir), str(recording), "--events", str(events),
+                 "--bids-root", str(tiny_bids), "--top", "3"]) == 0
+    predicted = json.loads(capsys.readouterr().out)
+    assert predicted["subject_layer"] == "shared"
+    assert len(predicted["windows"][0]["top"]) == 3
+    assert 0.0 <= predicted["top10"] <= 1.0
+    assert main(["--json", "decode", "evaluate", str(run_dir), "--no-baselines"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["metrics"]["top10"] == pytest.approx(trained["metrics"]["top10"])
+
+
+def test_bad_inputs_are_one_line_errors(tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bids, broken)
+    (broken / "stimuli" / "sound3.wav").unlink()
+    code = main(["decode", "train", str(QUICK), "--out", str(tmp_path / "r1"),
+                 *[f"--set={item}" for item in TINY + [f"data.bids_root={broken}"]]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0
+    assert "events.tsv" in err and "sound3.wav" in err
+    (broken / "sub-01" / "eeg" / "sub-01_task-listen_events.tsv").unlink()
+    shutil.copy(tiny_bids / "stimuli" / "sound3.wav", broken / "stimuli" / "sound3.wav")
+    code = main(["decode", "train", str(QUICK), "--out", str(tmp_path / "r2"),
+                 *[f"--set={item}" for item in TINY + [f"data.bids_root={broken}"]]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "sub-01_task-listen_events.tsv" in err and err.count("\n") == 0
+
+
+def test_heldout_subjects_need_the_shared_layer(tiny_bids: Path):
+    from biocl.pipelines.brain_speech_data import prepare_data
+
+    protocol = load_protocol(QUICK, TINY + [f"data.bids_root={tiny_bids}", "data.heldout_subjects=['02']"])
+    with pytest.raises(BioclError, match="shared subject layer"):
+        prepare_data(protocol, Path("unused"))
+
+
+@pytest.mark.slow
+def test_quick_protocol_meets_its_acceptance(tmp_path: Path):
+    import time
+
+    started = time.perf_counter()
+    _, results = run_protocol(load_protocol(QUICK), tmp_path / "quick", report=False)
+    elapsed = time.perf_counter() - started
+    deep, ridge, chance = results["metrics"], results["baselines"]["ridge"], results["baselines"]["chance"]
+    assert {"oracle", "ridge", "chance"} <= set(results["baselines"])
+    assert results["primary_endpoint"]["passed"]
+    assert deep["top10"] >= 1.5 * ridge["top10"] and deep["top10"] >= 5 * chance["top10"]
+    assert elapsed < 240
