@@ -162,8 +162,11 @@ def _kernel_constraints() -> np.ndarray:
 @cache
 def _tnf_kernel_basis() -> np.ndarray:
     from scipy.linalg import null_space
+    from threadpoolctl import threadpool_limits
 
-    basis = null_space(_kernel_constraints())
+    # The SVD is tiny (441 x 256); BLAS threads only add start-up cost and contention.
+    with threadpool_limits(limits=1):
+        basis = null_space(_kernel_constraints())
     basis.setflags(write=False)
     return basis
 
