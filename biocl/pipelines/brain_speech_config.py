@@ -75,10 +75,8 @@ class BrainSpeechData(Section):
     def _consistent(self) -> BrainSpeechData:
         if self.tmax_s <= self.tmin_s:
             raise ValueError(f"tmax_s ({self.tmax_s}) must be after tmin_s ({self.tmin_s})")
-        if self.source == "bids" and not self.bids_root:
-            raise ValueError("source 'bids' needs bids_root (e.g. --set data.bids_root=/path/to/bids)")
-        if self.features == "wav2vec" and not self.wav2vec_checkpoint:
-            raise ValueError("features 'wav2vec' needs wav2vec_checkpoint, a local checkpoint folder")
+        # A missing bids_root or wav2vec_checkpoint is reported when the run starts, so that a
+        # protocol can leave them to --set (the paper protocol does).
         return self
 
 
