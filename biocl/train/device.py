@@ -11,11 +11,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from biocl.errors import BioclError
 
-__all__ = ["select_device", "autocast", "move_to", "seed_everything"]
+__all__ = ["select_device", "autocast", "move_to", "seed_everything", "derived_seed", "rng_state",
+           "restore_rng_state"]
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -94,3 +96,27 @@ def seed_everything(seed: int) -> None:
         Any integer; negative values are folded into the unsigned 64-bit range torch accepts.
     """
     torch.manual_seed(seed & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def derived_seed(seed: int, *key: int) -> int:
+    """A 63-bit seed for ``(seed, *key)``, statistically independent of every other key.
+
+    The trainer seeds each epoch's generators from ``(seed, phase, epoch, rank, stream)``,
+    so a run resumed at any epoch draws exactly what an uninterrupted run draws.
+    """
+    entropy = [seed & 0xFFFF_FFFF_FFFF_FFFF, *key]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """torch's global CPU state, ``device``'s CUDA state and ``generator``'s, as tensors."""
+    cuda = [torch.cuda.get_rng_state(device)] if device.type == "cuda" else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "generator": generator.get_state()}
+
+
+def restore_rng_state(state: dict[str, Any], generator: torch.Generator, device: torch.device) -> None:
+    """Put back what :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"][0], device)
+    generator.set_state(state["generator"])

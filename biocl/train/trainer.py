@@ -41,14 +41,15 @@ from biocl.io import write_text
 from biocl.protocols import Phase, TrainConfig
 from biocl.train import distributed
 from biocl.train.checkpoint import commit_checkpoint, load_state, load_weights, recover_checkpoint
-from biocl.train.device import autocast, move_to, select_device
+from biocl.train.device import autocast, derived_seed, move_to, restore_rng_state, rng_state, select_device
 
 __all__ = ["StepContext", "EpochContext", "PhaseSpec", "FitResult", "Trainer"]
 
 STATE_FILE = "last.state.pt"
 LAST_FILE = "last.safetensors"
 _STATE_FORMAT = 1
-_STREAMS = {"batches": 0, "torch": 1, "step": 2}
+# Independent random streams of one (seed, phase, epoch, rank) key.
+_BATCHES, _TORCH, _STEP = 0, 1, 2
 
 
 @dataclass
@@ -259,7 +260,7 @@ class Trainer:
             state = None
             metrics = self._validate(spec)
             stop = self._update_best(spec, metrics, prog)
-            loss_sum, loss_count = distributed.all_reduce_sum([prog.loss_sum, prog.loss_count], self._reduce_device())
+            loss_sum, loss_count = distributed.all_reduce_sum([prog.loss_sum, prog.loss_count], self.device)
             record = {"scope": "epoch", "phase": phase.name, "epoch": epoch, "step": self._ledger["global_step"],
                       "train_loss": loss_sum / max(loss_count, 1.0),
                       **{f"train_{k}": v / prog.log_counts[k] for k, v in sorted(prog.log_sums.items())
@@ -283,15 +284,15 @@ class Trainer:
                      params: list[nn.Parameter], base_lr: float, epoch: int, prog: _Progress,
                      mid_state: dict | None) -> float:
         phase = spec.phase
-        torch.manual_seed(_derived_seed(self.seed, index, epoch, self.rank, "torch"))
-        generator = torch.Generator().manual_seed(_derived_seed(self.seed, index, epoch, self.rank, "step"))
+        torch.manual_seed(derived_seed(self.seed, index, epoch, self.rank, _TORCH))
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, index, epoch, self.rank, _STEP))
         skip = 0
         if mid_state is not None:
-            self._restore_rng(mid_state["rng"][self.rank], generator)
+            restore_rng_state(mid_state["rng"][self.rank], generator, self.device)
             skip = prog.step_in_epoch
         epoch_ctx = EpochContext(phase=phase.name, epoch=epoch, rank=self.rank, world_size=self.world_size,
                                  seed=self.seed, batch_size=phase.batch_size or self.config.batch_size,
-                                 generator=np.random.default_rng(_derived_seed(self.seed, index, epoch, 0, "batches")))
+                                 generator=np.random.default_rng(derived_seed(self.seed, index, epoch, 0, _BATCHES)))
         batches = spec.batches(epoch_ctx)
         cap = phase.max_steps_per_epoch or self.config.max_steps_per_epoch
         length = _length(batches, cap)
@@ -328,7 +329,7 @@ class Trainer:
                                       "train_loss": loss_value, "lr": lr, **logs})
             if self.checkpoint_every_steps and step % self.checkpoint_every_steps == 0:
                 self._checkpoint(index, optimizer, prog, phase_done=False, save_best=False,
-                                 rng=self._rng_state(generator))
+                                 rng=rng_state(generator, self.device))
         if prog.loss_count == 0:
             raise BioclError(f"phase {phase.name!r} epoch {epoch} produced no batches on rank {self.rank}",
                              path=self._protocol_path(),
@@ -519,20 +520,7 @@ class Trainer:
             kept.append(record)
         write_text(path, "".join(json.dumps(record, default=float) + "\n" for record in kept))
 
-    def _rng_state(self, generator: torch.Generator) -> dict[str, Any]:
-        cuda = [torch.cuda.get_rng_state(self.device)] if self.device.type == "cuda" else []
-        return {"torch": torch.get_rng_state(), "cuda": cuda, "step": generator.get_state()}
-
-    def _restore_rng(self, saved: dict[str, Any], generator: torch.Generator) -> None:
-        torch.set_rng_state(saved["torch"])
-        if saved["cuda"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(saved["cuda"][0], self.device)
-        generator.set_state(saved["step"])
-
     # -- small helpers ---------------------------------------------------------------------
-
-    def _reduce_device(self) -> torch.device:
-        return self.device if self.device.type == "cuda" else torch.device("cpu")
 
     def _protocol_path(self) -> Path | None:
         protocol = getattr(self.run, "protocol", None)
@@ -550,12 +538,6 @@ class Trainer:
             steps=int(self._ledger["global_step"]),
             best_sha256={name: files[file] for name, file in best_files.items() if file in files},
         )
-
-
-def _derived_seed(seed: int, phase_index: int, epoch: int, rank: int, stream: str) -> int:
-    """A 63-bit seed for one (seed, phase, epoch, rank, stream) key, independent across keys."""
-    entropy = [seed & 0xFFFF_FFFF_FFFF_FFFF, phase_index, epoch, rank, _STREAMS[stream]]
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 def _length(batches: Iterable[Any], cap: int | None) -> int | None:

@@ -24,7 +24,7 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 def test_two_processes_match_one_process(toy, tmp_path: Path, optimizer: str) -> None:
     run_dir = tmp_path / "run"
     done = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(TOY_SCRIPT), str(run_dir),
-                           "--epochs", "1,1", "--optimizer", optimizer],
+                           "--epochs", "1,1", "--optimizer", optimizer, "--last-trainable", "2."],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "BIOCL_QUIET": "1", "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -33,7 +33,8 @@ def test_two_processes_match_one_process(toy, tmp_path: Path, optimizer: str) ->
 
     config = TrainConfig(optimizer=optimizer, lr=0.01, schedule="cosine", device="cpu")
     single = toy.make_model()
-    result = Trainer(single, config, run=None, seed=0).fit(toy.phase_specs(toy.default_phases([1, 1])))
+    phases = toy.default_phases([1, 1], last_trainable=["2."])  # DDP is rebuilt with only the head
+    result = Trainer(single, config, run=None, seed=0).fit(toy.phase_specs(phases))
     distributed = read_weights(run_dir / "checkpoints" / "last.safetensors")
     for name, tensor in toy.make_model().state_dict().items():
         assert not torch.equal(distributed[name], tensor), f"{name} never trained"

@@ -14,12 +14,12 @@ from torch import nn
 from biocl.errors import BioclError
 from biocl.protocols import Phase, TrainConfig
 from biocl.runs import RunContext
-from biocl.train import PhaseSpec, Trainer, load_weights, save_weights
+from biocl.train import Trainer, load_weights, save_weights
 from biocl.train.checkpoint import read_weights
 
 
 def _params(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
 
 
 def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -230,8 +230,12 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(toy, tmp_path
     assert [r["train_loss"] for r in result.history] == [r["train_loss"] for r in reference_result.history]
 
 
-def test_resume_mid_epoch_restores_the_step_generator(toy, tmp_path: Path) -> None:
-    config = _config()
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_resume_mid_epoch_restores_the_step_generator(toy, tmp_path: Path, device: str) -> None:
+    config = _config(device=device)  # on CUDA the forward runs under bf16 autocast
     phases = [Phase(name="a", epochs=2, batch_size=8)]  # 8 steps per epoch
     reference, _ = _fit(toy, config, toy.phase_specs(phases, noise=0.5))
     specs = toy.phase_specs(phases, noise=0.5)
@@ -281,3 +285,25 @@ def test_resuming_a_finished_run_trains_no_more(toy, tmp_path: Path) -> None:
         assert len(run.read_metrics()) == 2
     assert _equal(_params(first), _params(again))
     assert result.steps == 8 and len(result.history) == 2
+
+
+def test_unwrap_reaches_the_bare_model() -> None:
+    bare = nn.Linear(2, 2)
+    assert Trainer.unwrap(nn.DataParallel(bare)) is bare
+    assert Trainer.unwrap(bare) is bare
+
+
+@CUDA
+def test_cuda_steps_run_under_bf16_autocast(toy) -> None:
+    seen = []
+
+    def step(model, batch, ctx):
+        inputs, targets = batch
+        outputs = model(inputs)
+        seen.append((outputs.dtype, inputs.device.type, ctx.device.type))
+        return nn.functional.mse_loss(outputs.float(), targets), {}
+
+    specs = toy.phase_specs([Phase(name="a", epochs=1, batch_size=32)])
+    specs[0].step = step
+    _fit(toy, _config(device="cuda"), specs)
+    assert seen == [(torch.bfloat16, "cuda", "cuda")] * 2

@@ -75,7 +75,8 @@ def make_validate(inputs: torch.Tensor, targets: torch.Tensor):
     """A validate function: MSE on the whole data set."""
 
     def validate(model):
-        return {"mse": float(nn.functional.mse_loss(model(inputs), targets))}
+        device = next(model.parameters()).device
+        return {"mse": float(nn.functional.mse_loss(model(inputs.to(device)), targets.to(device)))}
 
     return validate
 
@@ -101,12 +102,16 @@ def make_protocol(train):
         source_path=None, sha256=None)
 
 
-def default_phases(epochs: list[int], batch_size: int = 16):
-    """Phases ``p0, p1, ...`` with the given epochs; later phases start from the previous best."""
+def default_phases(epochs: list[int], batch_size: int = 16, last_trainable: list[str] | None = None):
+    """Phases ``p0, p1, ...`` with the given epochs; later phases start from the previous best.
+
+    ``last_trainable`` restricts the last phase to those parameter-name prefixes.
+    """
     from biocl.protocols import Phase
 
     return [Phase(name=f"p{index}", epochs=count, batch_size=batch_size,
-                  init_from="none" if index == 0 else "previous")
+                  init_from="none" if index == 0 else "previous",
+                  trainable=last_trainable if index == len(epochs) - 1 else None)
             for index, count in enumerate(epochs)]
 
 
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--last-trainable", default=None, help="prefixes the last phase trains, comma separated")
     parser.add_argument("--via-run-protocol", action="store_true",
                         help="go through biocl.pipelines.run_protocol (run_dir '-' = its default folder)")
     args = parser.parse_args(argv)
@@ -164,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     rank, _, _ = distributed.init_from_env("cpu")
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=0.01, schedule="cosine", device="cpu")
-        phases = default_phases(epochs, args.batch_size)
+        phases = default_phases(epochs, args.batch_size,
+                                args.last_trainable.split(",") if args.last_trainable else None)
         model = make_model()
         with RunContext(args.run_dir, make_protocol(config), rank=rank, resume=args.resume) as run:
             result = Trainer(model, config, run=run, seed=0).fit(phase_specs(phases, sleep_s=args.sleep_s,
