@@ -85,8 +85,9 @@ class WindowConfig:
     max_scaler_windows : int
         At most this many training windows (evenly spaced) fit a recording's scaler.
     drop_cross_split : bool
-        Drop training windows whose speech overlaps a valid or test sentence, so that no
-        held-out speech is ever trained on.
+        Drop training windows that overlap, in the recording's time (brain shift included),
+        a word of a valid or test sentence: no held-out speech, and no brain response to it,
+        is ever trained on.
     split_fractions : tuple of float
         Train, valid and test shares of the sentences.
     split_method : {"hash", "rank"}
@@ -388,6 +389,10 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
                 continue
             offset = round(event.onset_s - event.sound_onset_s, 3)
             plays[(Path(event.sound_file), offset)].append(event)
+        # Where held-out sentences play in this recording: no training window may touch them,
+        # neither through its speech nor through the brain response to it.
+        held_out = np.array([(e.onset_s, e.onset_s + e.duration_s) for events in plays.values() for e in events
+                             if splits[e.sentence_id] != "train"]).reshape(-1, 2)
         for (sound, offset), events in plays.items():
             s = sound_index[sound]
             spans: dict[str, list[float]] = {}
@@ -408,11 +413,12 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
             duration_s = sound_lengths[sound] / sf
             for anchor in np.arange(0.0, duration_s, config.train_stride_s):
                 lo, hi = anchor + config.tmin_s, anchor + config.tmax_s
-                overlapping = [key for key, (a, b) in spans.items() if a < hi and b > lo]
-                train = [key for key in overlapping if splits[key] == "train"]
+                train = [key for key, (a, b) in spans.items() if a < hi and b > lo and splits[key] == "train"]
                 if not train:
                     continue
-                if config.drop_cross_split and len(train) < len(overlapping):
+                start_s, end_s = offset + lo, offset + hi + max(config.brain_shift_s, 0.0)
+                touches = (held_out[:, 0] < end_s) & (held_out[:, 1] > start_s)
+                if config.drop_cross_split and touches.any():
                     exclusions["training windows overlapping held-out speech"] += 1
                     continue
                 brain_start = int(round((offset + anchor + config.brain_shift_s + config.tmin_s) * rec.sfreq_hz))

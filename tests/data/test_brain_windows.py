@@ -165,6 +165,13 @@ def test_no_sentence_in_two_splits_and_no_held_out_speech_in_training():
         lo, hi = start / 120.0, start / 120.0 + 3.0
         assert all(not (a < hi and b > lo) for a, b in held_out)
     assert exclusions.get("training windows overlapping held-out speech", 0) > 0
+    # Nor does any training window's brain signal cover a held-out word (recording time).
+    for rec_index, rec in enumerate(recs):
+        words = [(e.onset_s, e.onset_s + e.duration_s) for e in rec.events if splits[e.sentence_id] != "train"]
+        train = tables["train"]
+        for start in train.brain_start[train.recording == rec_index]:
+            lo, hi = start / 120.0 - CONFIG.brain_shift_s, start / 120.0 + 3.0
+            assert all(not (a < hi and b > lo) for a, b in words)
     # Two subjects heard the same stimulus samples: they share speech ids.
     train = tables["train"]
     first = set(train.speech_id[train.recording == 0])
