@@ -4,6 +4,10 @@ Both are written to a temporary file beside the target and renamed onto it, so a
 (or a resumed run after a kill) sees either the old file or the new one, never half of one.
 Weights files never hold pickled code; state files hold only tensors, dicts, lists, tuples,
 numbers, strings and None, so :func:`load_state` works with ``torch.load(weights_only=True)``.
+
+:func:`commit_checkpoint` and :func:`recover_checkpoint` keep several weights files and the
+state that describes them consistent across a kill; :func:`check_resumable` and
+:func:`drop_uncommitted_records` are the trainer's checks and clean-up when it resumes.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import torch
 from torch import nn
 
 from biocl.errors import BioclError
-from biocl.io import atomic_path, sha256_file
+from biocl.io import atomic_path, sha256_file, write_text
 
 __all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
-           "commit_checkpoint", "recover_checkpoint"]
+           "commit_checkpoint", "recover_checkpoint", "check_resumable", "drop_uncommitted_records",
+           "STATE_FORMAT"]
+
+STATE_FORMAT = 1  # version of the trainer's state layout; bumped when it changes
 
 # Metadata key listing tensor names that share storage with a saved one (tied weights):
 # safetensors refuses shared tensors, so only one copy is stored and the others are aliases.
@@ -264,3 +271,49 @@ def recover_checkpoint(folder: str | Path, state_name: str) -> dict[str, Any] | 
     for stray in [*folder.glob("*" + _PENDING), *folder.glob(".*.tmp")]:
         stray.unlink(missing_ok=True)
     return state
+
+
+def check_resumable(state: dict[str, Any], path: str | Path, *, seed: int, phase_names: list[str],
+                    world_size: int) -> None:
+    """Refuse to resume a trainer state written for another seed, curriculum or process count.
+
+    Raises
+    ------
+    BioclError
+        Naming the state file and what differs.
+    """
+    if state.get("format") != STATE_FORMAT:
+        raise BioclError("the training state has an unknown format", path=path, hint="start a new run")
+    if state["seed"] != seed or state["phase_names"] != phase_names:
+        raise BioclError(f"the run was trained with seed {state['seed']} and phases {state['phase_names']}, "
+                         f"not seed {seed} and phases {phase_names}", path=path,
+                         hint="resume with the protocol the run started with")
+    if state["rng"] and state["world_size"] != world_size:
+        # Mid-epoch states hold one random state per rank; epoch-end states need none.
+        raise BioclError(f"the run stopped mid-epoch with {state['world_size']} processes; "
+                         f"it is resumed with {world_size}", path=path,
+                         hint=f"resume with --nproc_per_node={state['world_size']}")
+
+
+def drop_uncommitted_records(metrics_path: str | Path, state: dict[str, Any]) -> None:
+    """Rewrite ``metrics.jsonl`` without the trainer records logged after ``state`` was committed.
+
+    The resumed run logs those epochs and steps again; records of other writers are kept.
+    """
+    metrics_path = Path(metrics_path)
+    if not metrics_path.is_file():
+        return
+    committed = {(record["phase"], record["epoch"]) for record in state["history"]}
+    kept = []
+    for line in metrics_path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by the kill
+            continue
+        scope = record.get("scope") if isinstance(record, dict) else None
+        if scope == "epoch" and (record.get("phase"), record.get("epoch")) not in committed:
+            continue
+        if scope == "step" and record.get("step", 0) > state["global_step"]:
+            continue
+        kept.append(line + "\n")
+    write_text(metrics_path, "".join(kept))

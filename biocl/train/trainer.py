@@ -22,7 +22,6 @@ Checkpoint folder (``run.checkpoint_dir``)::
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -37,17 +36,16 @@ from torch import nn
 
 from biocl.console import progress
 from biocl.errors import BioclError
-from biocl.io import write_text
 from biocl.protocols import Phase, TrainConfig
 from biocl.train import distributed
-from biocl.train.checkpoint import commit_checkpoint, load_state, load_weights, recover_checkpoint
+from biocl.train.checkpoint import (STATE_FORMAT, check_resumable, commit_checkpoint, drop_uncommitted_records,
+                                    load_state, load_weights, recover_checkpoint)
 from biocl.train.device import autocast, derived_seed, move_to, restore_rng_state, rng_state, select_device
 
 __all__ = ["StepContext", "EpochContext", "PhaseSpec", "FitResult", "Trainer"]
 
 STATE_FILE = "last.state.pt"
 LAST_FILE = "last.safetensors"
-_STATE_FORMAT = 1
 # Independent random streams of one (seed, phase, epoch, rank) key.
 _BATCHES, _TORCH, _STEP = 0, 1, 2
 
@@ -468,7 +466,7 @@ class Trainer:
             rng = distributed.all_gather_object(rng)
         if self.rank == 0:
             weights = {LAST_FILE: bare, **({best_file: bare} if save_best else {})}
-            state = {"format": _STATE_FORMAT, "seed": self.seed, "phase_names": self._names,
+            state = {"format": STATE_FORMAT, "seed": self.seed, "phase_names": self._names,
                      "world_size": self.world_size, "phase_index": index, "phase_done": phase_done,
                      "progress": vars(prog).copy(), "optimizer": optimizer.state_dict(), "rng": rng or [],
                      **{key: value for key, value in self._ledger.items() if key != "files"},
@@ -486,39 +484,13 @@ class Trainer:
         if not (folder / STATE_FILE).is_file():
             return None
         state = load_state(folder / STATE_FILE)
-        where = folder / STATE_FILE
-        if state.get("format") != _STATE_FORMAT:
-            raise BioclError("the training state has an unknown format", path=where, hint="start a new run")
-        if state["seed"] != self.seed or state["phase_names"] != names:
-            raise BioclError(f"the run was trained with seed {state['seed']} and phases {state['phase_names']}, "
-                             f"not seed {self.seed} and phases {names}", path=where,
-                             hint="resume with the protocol the run started with")
-        if state["rng"] and state["world_size"] != self.world_size:
-            raise BioclError(f"the run stopped mid-epoch with {state['world_size']} processes; "
-                             f"it is resumed with {self.world_size}", path=where,
-                             hint=f"resume with --nproc_per_node={state['world_size']}")
+        check_resumable(state, folder / STATE_FILE, seed=self.seed, phase_names=names, world_size=self.world_size)
         load_weights(self.unwrap(self.model), folder / LAST_FILE)
         for key in ("history", "stopped_early", "best_files", "files", "global_step"):
             self._ledger[key] = state[key]
         if self.rank == 0:
-            self._drop_uncommitted_metrics(state)
+            drop_uncommitted_records(self.run.run_dir / "metrics.jsonl", state)
         return state
-
-    def _drop_uncommitted_metrics(self, state: dict) -> None:
-        """Remove trainer records logged after the last commit; the resumed run logs them again."""
-        path = self.run.run_dir / "metrics.jsonl"
-        if not path.is_file():
-            return
-        committed = {(record["phase"], record["epoch"]) for record in state["history"]}
-        kept = []
-        for record in self.run.read_metrics():
-            scope = record.get("scope")
-            if scope == "epoch" and (record.get("phase"), record.get("epoch")) not in committed:
-                continue
-            if scope == "step" and record.get("step", 0) > state["global_step"]:
-                continue
-            kept.append(record)
-        write_text(path, "".join(json.dumps(record, default=float) + "\n" for record in kept))
 
     # -- small helpers ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from torch import nn
 from biocl.errors import BioclError
 from biocl.io import sha256_file
 from biocl.train import checkpoint
-from biocl.train.checkpoint import (commit_checkpoint, load_state, load_weights, read_weights, recover_checkpoint,
-                                    save_state, save_weights)
+from biocl.train.checkpoint import (check_resumable, commit_checkpoint, drop_uncommitted_records, load_state,
+                                    load_weights, read_weights, recover_checkpoint, save_state, save_weights)
 
 
 class Tied(nn.Module):
@@ -183,3 +184,24 @@ def test_recover_drops_uncommitted_weights_and_rejects_altered_files(tmp_path: P
     save_weights(_mlp(2), tmp_path / "last.safetensors")
     with pytest.raises(BioclError, match="does not match the training state"):
         recover_checkpoint(tmp_path, "last.state.pt")
+
+
+def test_records_logged_after_the_last_commit_are_dropped(tmp_path: Path) -> None:
+    epoch = [{"scope": "epoch", "phase": "a", "epoch": e, "step": 4 * (e + 1)} for e in range(3)]
+    steps = [{"scope": "step", "phase": "a", "epoch": 2, "step": s} for s in (9, 10)]
+    other = {"event": "pipeline note"}
+    lines = [json.dumps(r) for r in (epoch[0], epoch[1], other, steps[0], steps[1], epoch[2])]
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("\n".join(lines) + '\n{"torn', encoding="utf-8")
+    drop_uncommitted_records(metrics, {"history": epoch[:2], "global_step": 9})
+    assert [json.loads(line) for line in metrics.read_text().splitlines()] == [epoch[0], epoch[1], other, steps[0]]
+
+
+def test_resume_refuses_a_state_of_another_run(tmp_path: Path) -> None:
+    state = {"format": checkpoint.STATE_FORMAT, "seed": 0, "phase_names": ["a"], "world_size": 2, "rng": [{}]}
+    check_resumable(state, tmp_path, seed=0, phase_names=["a"], world_size=2)
+    with pytest.raises(BioclError, match="seed 0 and phases"):
+        check_resumable(state, tmp_path, seed=1, phase_names=["a"], world_size=2)
+    with pytest.raises(BioclError, match="mid-epoch with 2 processes"):
+        check_resumable(state, tmp_path, seed=0, phase_names=["a"], world_size=1)
+    check_resumable({**state, "rng": []}, tmp_path, seed=0, phase_names=["a"], world_size=1)
