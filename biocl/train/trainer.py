@@ -13,6 +13,16 @@ reseeded from ``(seed, phase, epoch, rank)``, the step function gets its own CPU
 ``(seed, phase, epoch)``. That is what makes a resumed run end with the very same
 parameters as an uninterrupted one.
 
+Each epoch logs one record to ``metrics.jsonl`` (and to ``FitResult.history``)::
+
+    {"scope": "epoch", "phase", "epoch" (0-based), "step" (optimiser steps so far),
+     "train_loss", "train_<key>" (epoch means of the step's logs), <validate metrics>,
+     "lr" (of the epoch's last step), "time_s" (the epoch's seconds)}
+
+and, with ``log_every_steps``, ``{"scope": "step", "phase", "epoch", "step", "train_loss",
+"lr", <the step's logs>}``. Under ``torchrun`` the model is wrapped in DDP, every rank
+validates, rank 0 alone writes, and the batch functions must give every rank as many batches.
+
 Checkpoint folder (``run.checkpoint_dir``)::
 
     last.safetensors          weights after the last completed epoch (or step checkpoint)
@@ -374,6 +384,7 @@ class Trainer:
         params = []
         for name, param in named:
             wanted = phase.trainable is None or any(name.startswith(prefix) for prefix in phase.trainable)
+            param.grad = None  # no stale gradient of the previous phase survives into this one
             param.requires_grad_(wanted and name not in self._frozen)
             if param.requires_grad:
                 params.append(param)
