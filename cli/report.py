@@ -1,14 +1,64 @@
-"""`biocl report`: Evaluation reports."""
+"""`biocl report RUN_DIR` and `biocl report compare RUN_A RUN_B`: evaluation reports."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
-from biocl_cli.output import not_built
+from biocl.errors import BioclError
+from biocl.report import build_report, compare_runs, write_comparison
+from biocl.report.builder import REPORT_FORMATS
+from biocl.report.sections import fmt
+from biocl_cli.output import emit
 
-app = typer.Typer(help="Evaluation reports.")
+
+class _RunDirOrCommand(TyperGroup):
+    """`biocl report RUN_DIR ...` means `biocl report build RUN_DIR ...`; subcommands keep their names."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
 
 
-@app.callback(invoke_without_command=True)
-def _not_built() -> None:
-    not_built("report", 6)
+app = typer.Typer(cls=_RunDirOrCommand, no_args_is_help=True,
+                  help="Evaluation reports: `biocl report RUN_DIR` writes one, `biocl report compare A B` "
+                       "sets two runs side by side.")
+
+
+@app.command("build")
+def build(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `biocl run`."),
+    formats: str = typer.Option(",".join(REPORT_FORMATS), "--format", "-f",
+                                help="Comma-separated formats among html, json, pdf (the PDF needs Chromium)."),
+) -> None:
+    """Write report.html, report.json and report.pdf of a run folder (same as `biocl report RUN_DIR`)."""
+    wanted = [part.strip() for part in formats.split(",") if part.strip()]
+    if not wanted:
+        raise BioclError("--format names no format", hint=f"e.g. --format {','.join(REPORT_FORMATS)}")
+    written = build_report(run_dir, formats=wanted)
+    skipped = [name for name in wanted if name not in written]
+    lines = [f"{name:<5} {path}" for name, path in written.items()]
+    lines += [f"{name:<5} skipped (no usable Chromium; see docs/reports.md)" for name in skipped]
+    emit({"run_dir": str(run_dir), "files": {k: str(v) for k, v in written.items()}, "skipped": skipped},
+         "\n".join(lines))
+
+
+@app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="Run folder A."),
+    run_b: Path = typer.Argument(..., help="Run folder B (the difference is A - B)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write compare.html and compare.json here."),
+) -> None:
+    """Two runs side by side, with a paired bootstrap CI of the difference on the primary endpoint."""
+    comparison = compare_runs(run_a, run_b)
+    written = write_comparison(comparison, out) if out is not None else {}
+    diff = comparison["difference"]
+    low, high = diff["ci95"]
+    lines = [f"A {comparison['runs']['a']['verdict']}", f"B {comparison['runs']['b']['verdict']}",
+             f"A - B = {fmt(diff['estimate'])} (95% CI {fmt(low)} to {fmt(high)}; {diff['method']})"]
+    lines += [f"{name:<5} {path}" for name, path in written.items()]
+    emit({**comparison, "files": {k: str(v) for k, v in written.items()}}, "\n".join(lines))
