@@ -94,7 +94,26 @@ def gather_with_grad(x: Tensor, group: dist.ProcessGroup | None = None) -> Tenso
         return x
     from torch.distributed.nn.functional import all_gather
 
-    return torch.cat(all_gather(x.contiguous(), group=group), dim=0)
+    return torch.cat([_ContiguousGrad.apply(part) for part in all_gather(x.contiguous(), group=group)], dim=0)
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward makes the gradient contiguous.
+
+    On gloo, the backward of ``torch.distributed.nn.functional.all_gather`` is an all-to-all
+    built from ``dist.scatter`` into buffers made with ``empty_like(grad)``; a non-contiguous
+    gradient (what a loss that transposes the gathered tensor, as SupCon does, sends back)
+    gives non-contiguous buffers, which gloo's scatter fills wrongly without an error
+    (pytorch/pytorch#192920; seen with torch 2.11, covered by the parity test).
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        return grad.contiguous()
 
 
 def gather_no_grad(x: Tensor, group: dist.ProcessGroup | None = None) -> Tensor:
