@@ -261,8 +261,14 @@ def graph_bins(embeddings: np.ndarray, threshold: float, *, k: int = 50, min_bin
     Densities are row sums of the thresholded kNN graph (:func:`knn_graph`); a bin's
     candidates are the neighbours of its current members; the densest seed is kept in a
     heap. With ``k >= n`` the graph is the full thresholded ``S`` and the bins equal
-    :func:`kmedoid_bins`'s; with smaller ``k`` a dense bin's members can only be found
-    through neighbour chains, which the tests show agree closely on clustered data.
+    :func:`kmedoid_bins`'s. With smaller ``k`` densities are truncated to each sequence's
+    neighbours, so seeds (and bins) can differ: agreement with :func:`kmedoid_bins` is
+    close (ARI > 0.95 in the tests) when ``k`` is at least half the typical number of
+    sequences per species, and degrades gracefully below (about 0.75 at a sixth to an
+    eighth).
+
+    Time: the exact graph is one O(n^2 d) pass (blocked, on ``device``); the greedy phase
+    is O(n k log n). Memory: O(n k).
 
     Parameters
     ----------
