@@ -66,7 +66,7 @@ class LogitScale(nn.Module):
         self.log_scale.clamp_(0.0, self.max_log)
 
     def extra_repr(self) -> str:
-        return f"log_scale={float(self.log_scale):.4f}, max_log={self.max_log:.4f}"
+        return f"log_scale={float(self.log_scale.detach()):.4f}, max_log={self.max_log:.4f}"
 
 
 def _gathering(gather: bool) -> bool:
