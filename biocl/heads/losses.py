@@ -20,9 +20,12 @@ from biocl.heads import functional as HF
 from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
                                      rank_offset_labels)
 
-__all__ = ["LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss", "TNCELoss", "DCLLoss", "SupConLoss"]
+__all__ = ["CLIP_LOG_SCALE", "MAX_LOG_SCALE", "LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss",
+           "TNCELoss", "DCLLoss", "SupConLoss"]
 
+#: CLIP / CLAP initial log scale, ``log(1 / 0.07)`` (temperature 0.07).
 CLIP_LOG_SCALE = math.log(1 / 0.07)
+#: Upper clamp of the log scale, ``ln 100`` (scale at most 100).
 MAX_LOG_SCALE = math.log(100)
 
 
