@@ -12,7 +12,8 @@ genomes do, so that composition (TNF) separates most of them but not all:
   is intergenic sequence from the species' Markov chain;
 - strains of a species copy one ancestral genome with point substitutions at
   ``strain_divergence``, small indels (1-10 bp, a tenth of that rate) and two or three
-  genomic islands of 2-8 kb with another phylum's composition (horizontal transfer).
+  genomic islands with another phylum's composition (horizontal transfer), each 1-4 % of
+  the genome and at most 2-8 kb.
 
 :func:`sample_contigs` cuts contigs or reads from genome FASTA files (simulated or real,
 multi-record, compressed) with a length distribution, an error model and a share of
@@ -49,7 +50,9 @@ _MEAN_INTERGENIC_BP = 120
 # Order 5 gives the intergenic sequence 6-mer biases; codon pairs give genes 6-mer biases.
 _MARKOV_ORDER = 5
 _N_CONTEXTS = 4 ** _MARKOV_ORDER
-_ISLAND_BP = (2_000, 8_000)
+# Islands are 1-4 % of the genome each, at most 2-8 kb: a few per cent of a strain, as in real ones.
+_ISLAND_FRACTION = (0.01, 0.04)
+_ISLAND_MAX_BP = (2_000, 8_000)
 
 
 @dataclass(frozen=True)
@@ -234,7 +237,8 @@ def _strain(ancestor: str, divergence: float, islands: list[_Composition], rng: 
             else:
                 pieces.append(_random_bases(size, rng).tobytes().decode())
         else:
-            pieces.append(_genome(islands[event], int(rng.integers(*_ISLAND_BP)), rng))
+            low, high = (min(int(f * len(ancestor)), cap) for f, cap in zip(_ISLAND_FRACTION, _ISLAND_MAX_BP))
+            pieces.append(_genome(islands[event], int(rng.integers(low, high + 1)), rng))
     pieces.append(genome[cursor:])
     return "".join(pieces)
 
