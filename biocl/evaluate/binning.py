@@ -164,7 +164,8 @@ def kmedoid_bins(embeddings: np.ndarray, threshold: float, *, min_bin_size: int 
     while seedable.any():
         seed = int(np.argmax(np.where(seedable, density, -np.inf)))
         seedable[seed] = False
-        members = _refine(features, features[seed], np.flatnonzero(unassigned), threshold, n_refine, None)
+        members = _refine(features, seed, threshold, n_refine,
+                          lambda medoid, _: np.flatnonzero((features @ medoid >= threshold) & unassigned))
         if members.size == 0:
             continue
         labels[members] = n_bins
@@ -177,23 +178,25 @@ def kmedoid_bins(embeddings: np.ndarray, threshold: float, *, min_bin_size: int 
     return _finish(labels, min_bin_size)
 
 
-def _refine(features: np.ndarray, medoid: np.ndarray, candidates: np.ndarray, threshold: np.float32,
-            n_refine: int, expand) -> np.ndarray:
-    """Step 3: the final member set (sorted indices) of a bin seeded at ``medoid``.
+def _refine(features: np.ndarray, seed: int, threshold: np.float32, n_refine: int, find) -> np.ndarray:
+    """Step 3: the final member set (sorted indices) of a bin seeded at ``seed``.
 
-    ``candidates`` are the unassigned sequences that may be within ``threshold`` of the
-    medoid; ``expand(members)`` returns those for the next (moved) medoid, or ``None``
-    keeps ``candidates`` (the exact binner searches every unassigned sequence).
+    ``find(medoid, members)`` returns the unassigned sequences with similarity to
+    ``medoid`` at least ``threshold``; ``members`` is the previous set (the seed alone at
+    first), whose neighbourhoods the graph binner searches.
     """
     members = np.zeros(0, dtype=np.int64)
-    for step in range(n_refine):
-        found = candidates[features[candidates] @ medoid >= threshold]
+    previous = np.array([seed])
+    medoid = features[seed]
+    for _ in range(n_refine):
+        found = find(medoid, previous)
         if found.size == 0:
             break
-        members = found
+        if np.array_equal(found, previous):
+            # The medoid is already the mean of this set, so later steps would find it again.
+            return found
+        members = previous = found
         medoid = features[members].mean(axis=0)
-        if expand is not None and step + 1 < n_refine:
-            candidates = expand(members)
     return members
 
 
@@ -202,7 +205,8 @@ def knn_graph(embeddings: np.ndarray, k: int, *, threshold: float = -1.0, batch_
     """Exact k-nearest-neighbour cosine-similarity graph, kept above ``threshold`` and symmetrised.
 
     Computed block by block with torch (rows and columns in blocks of ``batch_size``,
-    keeping a running top-k), so memory is O(n k + batch_size^2), never n x n.
+    keeping a running top-k), so memory is O(n k + batch_size^2), never n x n. Among
+    exactly tied similarities the neighbours kept may depend on ``batch_size``.
 
     Parameters
     ----------
@@ -239,9 +243,11 @@ def knn_graph(embeddings: np.ndarray, k: int, *, threshold: float = -1.0, batch_
         best_idx = torch.zeros((len(rows), 0), dtype=torch.long, device=device)
         for col_start in range(0, n, batch_size):
             sims = rows @ tensor[col_start:col_start + batch_size].T
-            cols = torch.arange(col_start, col_start + sims.shape[1], device=device).expand(len(rows), -1)
-            merged_val = torch.cat([best_val, sims], dim=1)
-            merged_idx = torch.cat([best_idx, cols], dim=1)
+            # Top-k of the block first, then of (running, block) pairs: never a
+            # batch x batch index matrix.
+            block = torch.topk(sims, min(k, sims.shape[1]), dim=1)
+            merged_val = torch.cat([best_val, block.values], dim=1)
+            merged_idx = torch.cat([best_idx, block.indices + col_start], dim=1)
             top = torch.topk(merged_val, min(k, merged_val.shape[1]), dim=1)
             best_val, best_idx = top.values, torch.gather(merged_idx, 1, top.indices)
         keep = best_val >= threshold
@@ -312,10 +318,20 @@ def graph_bins(embeddings: np.ndarray, threshold: float, *, k: int = 50, min_bin
     heap = [(-d, i) for i, d in enumerate(density.tolist())]
     heapq.heapify(heap)
 
-    def neighbourhood(members: np.ndarray) -> np.ndarray:
-        rows = graph[members]
-        found = np.union1d(rows.indices, members)
-        return found[unassigned[found]]
+    indptr, indices, values = graph.indptr, graph.indices, graph.data
+
+    def row_entries(members: np.ndarray) -> np.ndarray:
+        # Positions in `indices` of every stored entry of these rows (scipy's row
+        # indexing costs ~50 us a call; most bins are a handful of sequences).
+        starts, stops = indptr[members], indptr[members + 1]
+        lengths = stops - starts
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return offsets + np.arange(lengths.sum())
+
+    def find(medoid: np.ndarray, members: np.ndarray) -> np.ndarray:
+        candidates = np.union1d(indices[row_entries(members)], members)
+        candidates = candidates[unassigned[candidates]]
+        return candidates[features[candidates] @ medoid >= threshold32]
 
     n_bins = 0
     while heap:
@@ -323,17 +339,17 @@ def graph_bins(embeddings: np.ndarray, threshold: float, *, k: int = 50, min_bin
         if not seedable[seed] or -negative_density != density[seed]:
             continue
         seedable[seed] = False
-        start = neighbourhood(np.array([seed]))
-        members = _refine(features, features[seed], start, threshold32, n_refine, neighbourhood)
+        members = _refine(features, seed, threshold32, n_refine, find)
         if members.size == 0:
             continue
         labels[members] = n_bins
         n_bins += 1
         unassigned[members] = False
         seedable[members] = False
-        columns = graph[members]
-        touched, position = np.unique(columns.indices, return_inverse=True)
-        density[touched] -= np.bincount(position, weights=columns.data.astype(np.float64), minlength=len(touched))
+        entries = row_entries(members)
+        touched, position = np.unique(indices[entries], return_inverse=True)
+        density[touched] -= np.bincount(position, weights=values[entries].astype(np.float64),
+                                        minlength=len(touched))
         for node in touched[seedable[touched]].tolist():
             heapq.heappush(heap, (-density[node], node))
     return _finish(labels, min_bin_size)
