@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from biocl.errors import BioclError
 from biocl.report import build_report, compare_runs, write_comparison
 from biocl.report.builder import REPORT_FORMATS
-from biocl.report.sections import fmt
+from biocl.report.material import fmt
 from biocl_cli.output import emit
 
 

@@ -26,7 +26,8 @@ from biocl.console import info
 from biocl.errors import BioclError
 from biocl.io import atomic_path, write_json, write_text
 from biocl.report.schema import REPORT_FORMAT, validate_report
-from biocl.report.sections import ReportSection, RunFiles, build_sections, data_kind, fmt, verdict_rule
+from biocl.report.material import ReportSection, RunFiles, data_kind, fmt, verdict_rule
+from biocl.report.sections import build_sections
 
 __all__ = ["REPORT_FORMATS", "build_report", "build_document", "render_html", "template_environment",
            "inlined_css", "find_chromium", "chromium_base_command", "print_pdf", "read_run"]

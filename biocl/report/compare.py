@@ -20,7 +20,7 @@ from biocl.evaluate.stats import bootstrap_ci, weighted_mean
 from biocl.io import write_json, write_text
 from biocl.report.builder import inlined_css, read_run, template_environment
 from biocl.report.figures import draw_figure
-from biocl.report.sections import RunFiles, data_kind, fmt, verdict_rule
+from biocl.report.material import RunFiles, data_kind, fmt, verdict_rule
 
 __all__ = ["compare_runs", "write_comparison"]
 

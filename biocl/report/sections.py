@@ -9,141 +9,15 @@ A key missing from ``results.json`` makes its section (or its cell) say "not rep
 
 from __future__ import annotations
 
-import copy
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from biocl.errors import BioclError
 from biocl.report.figures import draw_figure, estimate_figure, training_curve_figures, training_curves
-from biocl.report.schema import make_pointer, resolve_pointer
+from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 
-__all__ = ["ReportSection", "RunFiles", "build_sections", "data_kind", "fmt", "verdict_rule", "NOT_REPORTED"]
+__all__ = ["build_sections"]
 
-NOT_REPORTED = "not reported"
-_MISSING = object()
 _FEW_UNITS = 10
-
-
-def fmt(value: Any) -> str:
-    """A value as a reader wants to see it: short floats, plain integers, "not reported" for None."""
-    if value is None:
-        return NOT_REPORTED
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3e}"
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {fmt(v)}" for k, v in value.items())
-    return str(value)
-
-
-@dataclass
-class ReportSection:
-    """One section: what ``report.json`` carries (``to_json``) and what the HTML page adds."""
-
-    id: str
-    title: str
-    status: str = "reported"
-    alerts: list[dict[str, str]] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)
-    bullets: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    tables: list[dict[str, Any]] = field(default_factory=list)
-    figures: list[dict[str, str]] = field(default_factory=list)
-    preformatted: str | None = None
-
-    def alert(self, level: str, text: str) -> None:
-        """Add a highlighted line (``info``, ``warning``, ``pass`` or ``fail``)."""
-        self.alerts.append({"level": level, "text": text})
-
-    def table(self, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> None:
-        """Add a table for the HTML page; cells are formatted with :func:`fmt`."""
-        self.tables.append({"caption": caption, "columns": columns,
-                            "rows": [[fmt(cell) for cell in row] for row in rows]})
-
-    def to_json(self) -> dict[str, Any]:
-        """The machine-readable part of the section."""
-        return {"id": self.id, "title": self.title, "status": self.status, "alerts": self.alerts,
-                "text": self.text, "bullets": self.bullets, "data": self.data, "sources": self.sources}
-
-
-@dataclass
-class RunFiles:
-    """What a report is built from: a run folder's results, resolved protocol and metrics log."""
-
-    results: dict[str, Any]
-    protocol: dict[str, Any] | None
-    protocol_text: str | None
-    records: list[dict[str, Any]]
-    run_id: str
-    notes: list[str] = field(default_factory=list)
-
-    def take(self, section: ReportSection, key: str, *path: str | int, file: str = "results.json") -> Any:
-        """Copy the value at ``path`` of ``file`` into ``section.data[key]``, recording its source.
-
-        Returns the value, or ``None`` when the path does not exist (nothing is recorded then).
-        """
-        document = self.results if file == "results.json" else self.protocol
-        pointer = make_pointer(*path)
-        try:
-            value = resolve_pointer(document, pointer)
-        except KeyError:
-            return None
-        section.data[key] = copy.deepcopy(value)
-        section.sources[key] = f"{file}#{pointer}"
-        return value
-
-    def get(self, *path: str | int, default: Any = None) -> Any:
-        """The value at ``path`` of ``results.json`` without copying it into a section."""
-        try:
-            return resolve_pointer(self.results, make_pointer(*path))
-        except KeyError:
-            return default
-
-    @property
-    def endpoint(self) -> dict[str, Any]:
-        return self.results["primary_endpoint"]
-
-    def prespecified_subgroups(self) -> list[str] | None:
-        """``acceptance.prespecified_subgroups`` of the resolved protocol, ``None`` when it is unreadable."""
-        if self.protocol is None:
-            return None
-        listed = (self.protocol.get("acceptance") or {}).get("prespecified_subgroups")
-        return list(listed) if isinstance(listed, list) else []
-
-
-def _passes(endpoint: dict[str, Any], value: float) -> bool:
-    threshold = endpoint["threshold"]
-    return {">=": value >= threshold, ">": value > threshold,
-            "<=": value <= threshold, "<": value < threshold}[endpoint["comparison"]]
-
-
-def verdict_rule(endpoint: dict[str, Any]) -> str:
-    """``"PASS: top10_accuracy = 0.41 >= 0.2 (pre-specified)"`` (or ``FAIL: ..., not >= ...``)."""
-    label = "PASS" if endpoint["passed"] else "FAIL"
-    relation = endpoint["comparison"] if endpoint["passed"] else f"not {endpoint['comparison']}"
-    return (f"{label}: {endpoint['metric']} = {fmt(endpoint['value'])} {relation} "
-            f"{fmt(endpoint['threshold'])} (pre-specified)")
-
-
-def data_kind(results: dict[str, Any]) -> str:
-    """``SIMULATED``, ``REAL`` or ``NOT STATED``, from ``results["data"]["simulated"]``."""
-    simulated = (results.get("data") or {}).get("simulated")
-    if simulated is True:
-        return "SIMULATED"
-    if simulated is False:
-        return "REAL"
-    return "NOT STATED"
 
 
 def _identity(run: RunFiles) -> ReportSection:
@@ -301,8 +175,9 @@ def _baselines(run: RunFiles) -> ReportSection:
     if named:
         value = (baselines.get(named) or {}).get(endpoint["metric"])
         if value is None:
+            reported = ", ".join(baselines.get(named) or []) or "nothing"
             section.alert("warning", f"The protocol names baseline {named!r}, but the run reported no "
-                                     f"{endpoint['metric']} for it.")
+                                     f"{endpoint['metric']} for it (it reported {reported}).")
         else:
             higher_is_better = endpoint["comparison"] in (">=", ">")
             better = endpoint["value"] > value if higher_is_better else endpoint["value"] < value
@@ -339,7 +214,7 @@ def _subgroups(run: RunFiles) -> ReportSection:
     for subgroup in subgroups:
         name = str(subgroup.get("name", ""))
         flagged = bool(subgroup.get("prespecified"))
-        prespecified = flagged if listed is None else name in listed
+        prespecified = flagged if listed is None else _listed(name, listed)
         if flagged and not prespecified:
             section.alert("warning", f"Subgroup {name!r} is flagged pre-specified by the pipeline but is not listed "
                                      "in the protocol's acceptance.prespecified_subgroups: reported as exploratory.")
@@ -350,7 +225,7 @@ def _subgroups(run: RunFiles) -> ReportSection:
                 for row in subgroup.get("rows", [])]
         section.table(["Group", subgroup.get("metric", "value"), "95 % CI", "n"], rows, caption=f"{name} ({mark})")
     for name in listed or []:
-        if name not in {str(s.get("name")) for s in subgroups}:
+        if not any(_listed(str(s.get("name", "")), [name]) for s in subgroups):
             section.alert("warning", f"Pre-specified subgroup {name!r} was not reported by the run.")
     if listed is None:
         section.text.append("The resolved protocol was not found: pre-specified or exploratory is as the "
@@ -359,6 +234,12 @@ def _subgroups(run: RunFiles) -> ReportSection:
         section.text.append(f"Exploratory ({', '.join(exploratory)}): not fixed before the run; read them as "
                             "hypotheses, not findings.")
     return section
+
+
+def _listed(name: str, listed: list[str]) -> bool:
+    """Whether the protocol lists subgroup ``name``: by its name, or by the name it qualifies
+    (``"zste_task1_after by class"`` is the listed ``"zste_task1_after"``)."""
+    return any(name == entry or name.startswith(f"{entry} ") for entry in listed)
 
 
 def _interval(ci: Any) -> str:
@@ -479,7 +360,7 @@ def _automatic_limitations(run: RunFiles) -> list[str]:
         found.append(f"The CI rests on only {n_units} {endpoint.get('unit', 'unit')}s: a percentile bootstrap over "
                      "so few units is unstable and tends to be too narrow.")
     low, high = endpoint["ci95"]
-    if _passes(endpoint, low) != _passes(endpoint, high):
+    if passes(endpoint, low) != passes(endpoint, high):
         found.append("The 95 % CI contains the threshold: another sample of "
                      f"{endpoint.get('unit', 'unit')}s could give the other verdict.")
     chance = endpoint.get("chance")
@@ -507,9 +388,9 @@ def _verdict(run: RunFiles) -> ReportSection:
         run.take(section, key, "primary_endpoint", key)
     section.alert("pass" if endpoint["passed"] else "fail", verdict_rule(endpoint))
     low, high = endpoint["ci95"]
-    if _passes(endpoint, low) and _passes(endpoint, high):
+    if passes(endpoint, low) and passes(endpoint, high):
         section.text.append("The whole 95 % CI meets the threshold.")
-    elif not _passes(endpoint, low) and not _passes(endpoint, high):
+    elif not passes(endpoint, low) and not passes(endpoint, high):
         section.text.append("The whole 95 % CI misses the threshold.")
     else:
         section.text.append("The 95 % CI contains the threshold: the verdict holds for this sample, "

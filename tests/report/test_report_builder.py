@@ -155,11 +155,18 @@ def test_minimal_results_say_not_reported(make_run, results_of) -> None:
 
 
 def test_subgroups_are_marked_by_the_protocol_list(make_run, results_of) -> None:
-    run = make_run(_without_figures(results_of("dna_species")), prespecified=["species"], records=[])
+    results = _without_figures(results_of("dna_species"))
+    qualified = {**results["subgroups"][0], "name": "species by sequence length", "prespecified": False}
+    results["subgroups"].append(qualified)
+    run = make_run(results, prespecified=["species", "phylum"], records=[])
     document, html = _build(run)
     section = next(s for s in document["sections"] if s["id"] == "subgroups")
-    assert any("'gc_content' is flagged pre-specified" in alert["text"] for alert in section["alerts"])
+    alerts = " ".join(alert["text"] for alert in section["alerts"])
+    assert "'gc_content' is flagged pre-specified" in alerts
+    assert "Pre-specified subgroup 'phylum' was not reported" in alerts and "'species' was not" not in alerts
     assert "species (pre-specified)" in html and "gc_content (exploratory)" in html
+    # A name that qualifies a listed one ("species by ...") is that pre-specified subgroup.
+    assert "species by sequence length (pre-specified)" in html
 
 
 def test_automatic_limitations_name_the_problems(built_runs: dict[str, Path]) -> None:
