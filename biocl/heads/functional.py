@@ -450,7 +450,9 @@ def supcon_loss(features: Tensor, labels: Tensor | None = None, *, tau: float = 
     ``l_a = -(1 / |P(a)|) sum_{p in P(a)} log(exp(s_ap) / sum_{b != a} exp(s_ab))``,
     ``s = cos / tau``; the loss is the mean over anchors with at least one positive. Without
     labels or mask it is SimCLR's NT-Xent (``log(2N - 1)`` for two views of N samples with
-    equal similarities).
+    equal similarities). With two or more views every anchor has a positive, so the mean over
+    ranks of the per-rank losses is the whole-batch loss; with one view and labels, ranks
+    with fewer anchors that have a positive weigh slightly more.
 
     Parameters
     ----------

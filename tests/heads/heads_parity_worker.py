@@ -199,6 +199,8 @@ def run_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         results["unequal_sizes"] = {"all_ranks_raised": raised}
         if rank == 0:
             torch.save(results, Path(out_dir) / "results.pt")
+        # No rank tears its connections down while a peer may still be finishing a collective.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

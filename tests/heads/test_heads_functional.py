@@ -403,7 +403,8 @@ def test_tnce_gradcheck_and_validation() -> None:
     audio, text = audio.requires_grad_(), text.requires_grad_()
     scale = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda a, t, s: HF.tnce_loss(a, t, reverse_index=rev, a_same=1.5, a_cross=0.5, logit_scale=s), (audio, text, scale))
+        lambda a, t, s: HF.tnce_loss(a, t, reverse_index=rev, a_same=1.5, a_cross=0.5, logit_scale=s),
+        (audio, text, scale))
     with pytest.raises(ValueError, match="both ways"):
         HF.tnce_loss(audio, text, reverse_index=torch.tensor([2, 3, 1, 0, -1, -1]), a_same=1.0, a_cross=1.0)
     with pytest.raises(ValueError, match="exceed -1"):
@@ -453,6 +454,7 @@ def test_info_nce_queue_matches_loop_and_closed_form() -> None:
     assert abs(float(HF.info_nce(q, k, queue, tau=0.1)) - ref_info_nce_queue(q, k, queue, 0.1)) < ATOL
     assert abs(float(HF.info_nce(q, k, tau=0.1)) - ref_clip(q, k, None, -math.log(0.1))) < ATOL
     ones = torch.ones(3, 2, dtype=torch.float64)
-    assert float(HF.info_nce(ones, ones, torch.ones(9, 2, dtype=torch.float64))) == pytest.approx(math.log(10), abs=1e-12)
+    uniform_queue = torch.ones(9, 2, dtype=torch.float64)
+    assert float(HF.info_nce(ones, ones, uniform_queue)) == pytest.approx(math.log(10), abs=1e-12)
     a, b = _randn(3, 3, seed=73).requires_grad_(), _randn(3, 3, seed=74).requires_grad_()
     assert torch.autograd.gradcheck(lambda x, y: HF.info_nce(x, y, _randn(5, 3, seed=75), tau=0.2), (a, b))
