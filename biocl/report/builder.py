@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -186,16 +187,29 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, *, timeout_s: float =
         with tempfile.TemporaryDirectory(prefix="biocl-chromium-") as profile, atomic_path(pdf_path) as tmp:
             command = chromium_base_command(executable, profile) + [
                 "--no-pdf-header-footer", f"--print-to-pdf={tmp}", url]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-            except (OSError, subprocess.TimeoutExpired) as err:
-                raise _PdfSkipped(f"Chromium did not finish ({type(err).__name__})") from None
+            returncode, stderr = _run_chromium(command, timeout_s)
             if not tmp.is_file() or tmp.read_bytes()[:5] != b"%PDF-":
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise _PdfSkipped(f"Chromium exited {done.returncode} without a PDF ({last[:200]})")
+                last = (stderr.strip().splitlines() or ["no output"])[-1]
+                raise _PdfSkipped(f"Chromium exited {returncode} without a PDF ({last[:200]})")
     except _PdfSkipped as skipped:
         return str(skipped)
     return None
+
+
+def _run_chromium(command: list[str], timeout_s: float) -> tuple[int, str]:
+    """Run Chromium in its own process group, so a hung one is ended with all its helpers."""
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    except OSError as err:
+        raise _PdfSkipped(f"Chromium could not start ({err})") from None
+    try:
+        _, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise _PdfSkipped(f"Chromium took more than {timeout_s:.0f} s") from None
+    return process.returncode, stderr
 
 
 class _PdfSkipped(Exception):

@@ -13,6 +13,7 @@ import yaml
 
 from biocl.errors import BioclError
 from biocl.report import build_report
+from biocl.report.builder import print_pdf
 from biocl.report.schema import SECTION_IDS, resolve_pointer, split_source, validate_report
 
 SCRIPT_ID = "<script>alert(1)</script>"
@@ -215,3 +216,14 @@ def test_validator_rejects_a_value_without_source(built_runs: dict[str, Path]) -
     document["verdict"]["label"] = "MAYBE"
     with pytest.raises(BioclError, match="schema at verdict/label"):
         validate_report(document)
+
+
+@pytest.mark.parametrize(("chromium", "reason"), [("/bin/false", "Chromium exited 1 without a PDF"),
+                                                  ("/no/such/chromium", "no Chromium found")])
+def test_pdf_is_skipped_with_the_reason_when_chromium_fails(chromium: str, reason: str, make_run, results_of,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(_without_figures(results_of("audio_temporal")), records=[])
+    monkeypatch.setenv("BIOCL_CHROMIUM", chromium)
+    assert reason in print_pdf(run / "results.json", run / "report.pdf")
+    written = build_report(run, formats=("pdf",))
+    assert set(written) == {"html"} and not list(run.glob("*.pdf")) and not list(run.glob(".report.pdf*"))

@@ -72,3 +72,4 @@ def test_pdf_is_printed_from_the_html(built_runs: dict[str, Path], tmp_path: Pat
     data = written["pdf"].read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 50_000
     assert not list(run.glob(".report.pdf.*"))  # no temporary file left behind
+
