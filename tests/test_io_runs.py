@@ -71,3 +71,12 @@ def test_torn_metrics_line_is_skipped(tmp_path: Path) -> None:
         with open(run.run_dir / "metrics.jsonl", "a") as handle:
             handle.write('{"epoch": 1, "lo')
         assert run.read_metrics() == [{"epoch": 0}]
+
+
+def test_atomic_writes_get_the_umask_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
