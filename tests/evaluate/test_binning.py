@@ -75,6 +75,13 @@ def test_kmedoid_matches_plain_loop_reference(seed):
     bins = kmedoid_bins(embeddings, threshold, min_bin_size=4, block_size=17)
     np.testing.assert_array_equal(bins, _reference_kmedoid(embeddings, threshold, min_bin_size=4))
     assert bins.max() >= 1 and (bins == -1).any()
+    # Singleton bins kept: the same partition. (Isolated sequences all have density ~1, so
+    # the order they are numbered in follows rounding noise, which differs between sums.)
+    singletons = kmedoid_bins(embeddings, threshold, min_bin_size=1)
+    assert adjusted_rand_score(singletons, _reference_kmedoid(embeddings, threshold, min_bin_size=1)) == 1.0
+    assert adjusted_rand_score(singletons, graph_bins(embeddings, threshold, k=len(embeddings),
+                                                      min_bin_size=1)) == 1.0
+    assert (np.bincount(singletons) == 1).sum() > 5
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -156,3 +163,17 @@ def test_graph_bins_reuse_a_precomputed_graph():
     graph = knn_graph(embeddings, 20, threshold=low)
     np.testing.assert_array_equal(graph_bins(embeddings, high, graph=graph, min_bin_size=3),
                                   graph_bins(embeddings, high, k=20, min_bin_size=3))
+
+
+def test_faiss_backend_finds_most_neighbours_and_similar_bins():
+    pytest.importorskip("faiss")
+    embeddings, labels = _clustered(8, 150, dim=32, spread=0.5, seed=11)
+    exact = knn_graph(embeddings, 10)
+    approximate = knn_graph(embeddings, 10, backend="faiss")
+    shared = exact.multiply(approximate > 0).nnz
+    assert shared / exact.nnz > 0.9
+    threshold = calibrate_threshold(embeddings, labels)
+    assert adjusted_rand_score(graph_bins(embeddings, threshold, k=30),
+                               graph_bins(embeddings, threshold, k=30, backend="faiss")) > 0.9
+    with pytest.raises(BioclError, match="unknown kNN backend"):
+        knn_graph(embeddings, 5, backend="annoy")
