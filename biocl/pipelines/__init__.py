@@ -43,6 +43,7 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
     # Under torchrun each process joins the group here; a group made by the caller is theirs to end.
     owns_group = distributed.world_size() == 1
     rank, _, _ = distributed.init_from_env(protocol.train.device)
+    finished = False
     try:
         run_dir = Path(out) if out is not None else default_run_dir(protocol)
         # Every rank must use rank 0's folder: their timestamps may straddle a second.
@@ -59,9 +60,10 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
                     from biocl.report import build_report
 
                     build_report(run_dir)
+        finished = True
     finally:
         if owns_group:
-            distributed.destroy()
+            distributed.destroy(synchronize=finished)
     return run_dir, results
 
 

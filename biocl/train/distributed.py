@@ -7,6 +7,7 @@ or ``WORLD_SIZE=1``) never creates a group and every helper here is then a no-op
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -46,14 +47,27 @@ def init_from_env(device: str = "auto") -> tuple[int, int, int]:
     return dist.get_rank(), dist.get_world_size(), local_rank
 
 
-def destroy() -> None:
+def destroy(synchronize: bool = False) -> None:
     """Destroy the default process group if there is one.
 
     Always call it before a distributed process exits: one that exits with a live group
     aborts with "terminate called without an active exception".
+
+    Parameters
+    ----------
+    synchronize : bool
+        Wait for every rank first, so that no rank tears its connections down while a
+        peer is still finishing its last collective. Pass it on the success path only:
+        after an error the peers may be blocked in another collective and never arrive.
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if synchronize:
+        barrier()
+    # Wrappers such as DDP hold the group; free unreachable ones while the interpreter is
+    # whole, not during its shutdown, where freeing gloo work objects can abort the process.
+    gc.collect()
+    dist.destroy_process_group()
 
 
 def _active() -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import torch.distributed as dist
 from biocl import pipelines
 from biocl.protocols import TrainConfig
 
-TOY_SCRIPT = Path(__file__).with_name("toy_training.py")
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
@@ -30,13 +27,10 @@ def test_single_process_run_creates_no_group(toy, tmp_path: Path, monkeypatch: p
 
 @pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
-def test_torchrun_ranks_write_one_default_run_folder(tmp_path: Path) -> None:
-    done = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(TOY_SCRIPT), "-",
-                           "--epochs", "1", "--via-run-protocol"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "BIOCL_QUIET": "1", "OMP_NUM_THREADS": "1"})
+def test_torchrun_ranks_write_one_default_run_folder(toy, tmp_path: Path) -> None:
+    done = toy.run_torchrun(["-", "--epochs", "1", "--via-run-protocol"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "terminate called" not in done.stderr
+    assert "terminate called" not in done.stderr, done.stderr[-3000:]
     folders = list((tmp_path / "runs").iterdir())
     assert len(folders) == 1 and done.stderr.count(f"{folders[0].relative_to(tmp_path)}: 4 steps") == 2
     assert sorted(p.name for p in folders[0].iterdir()) == ["checkpoints", "metrics.jsonl",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +12,6 @@ from biocl.protocols import TrainConfig
 from biocl.train import Trainer
 from biocl.train.checkpoint import load_state, read_weights
 
-TOY_SCRIPT = Path(__file__).with_name("toy_training.py")
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
@@ -23,13 +20,10 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_two_processes_match_one_process(toy, tmp_path: Path, optimizer: str) -> None:
     run_dir = tmp_path / "run"
-    done = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(TOY_SCRIPT), str(run_dir),
-                           "--epochs", "1,1", "--optimizer", optimizer, "--last-trainable", "2."],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "BIOCL_QUIET": "1", "OMP_NUM_THREADS": "1"})
+    done = toy.run_torchrun([str(run_dir), "--epochs", "1,1", "--optimizer", optimizer, "--last-trainable", "2."])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "rank 0: 8 steps" in done.stderr and "rank 1: 8 steps" in done.stderr
-    assert "terminate called" not in done.stderr
+    assert "terminate called" not in done.stderr, done.stderr[-3000:]
 
     config = TrainConfig(optimizer=optimizer, lr=0.01, schedule="cosine", device="cpu")
     single = toy.make_model()

@@ -115,6 +115,25 @@ def default_phases(epochs: list[int], batch_size: int = 16, last_trainable: list
             for index, count in enumerate(epochs)]
 
 
+def run_torchrun(args: list[str], *, cwd: Path | None = None, timeout_s: float = 300):
+    """``torchrun --standalone --nproc_per_node=2 toy_training.py ARGS``, quiet, one thread per process.
+
+    torchrun picks a free port and then lets it go; another process on a busy machine can
+    take it first, so a launch that fails only for that reason is tried once more.
+    """
+    import os
+    import subprocess
+
+    command = [str(Path(sys.executable).with_name("torchrun")), "--standalone", "--nproc_per_node=2",
+               str(Path(__file__).resolve()), *args]
+    env = {**os.environ, "BIOCL_QUIET": "1", "OMP_NUM_THREADS": "1"}
+    for _ in range(2):
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        if done.returncode == 0 or "EADDRINUSE" not in done.stderr and "ddress already in use" not in done.stderr:
+            break
+    return done
+
+
 def install_toy_pipeline(epochs: list[int]) -> None:
     """Make ``run_protocol`` run the toy training for protocols of pipeline ``dna_species``."""
     import types
@@ -168,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from biocl.train import Trainer, distributed
 
     rank, _, _ = distributed.init_from_env("cpu")
+    finished = False
     try:
         config = TrainConfig(optimizer=args.optimizer, lr=0.01, schedule="cosine", device="cpu")
         phases = default_phases(epochs, args.batch_size,
@@ -177,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             result = Trainer(model, config, run=run, seed=0).fit(phase_specs(phases, sleep_s=args.sleep_s,
                                                                               noise=args.noise))
         print(f"rank {rank}: {result.steps} steps", file=sys.stderr)
+        finished = True
     finally:
-        distributed.destroy()
+        distributed.destroy(synchronize=finished)
     return 0
 
 
