@@ -32,6 +32,7 @@ Checkpoint folder (``run.checkpoint_dir``)::
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -312,9 +313,9 @@ class Trainer:
             prog.steps_per_epoch = length
         lr = optimizer.param_groups[0]["lr"]
         description = f"{phase.name} epoch {epoch + 1}/{phase.epochs}"
-        for position, batch in enumerate(progress(batches, total=length, description=description)):
-            if cap is not None and position >= cap:
-                break
+        # islice stops before drawing a batch past the cap (drawing one can be costly).
+        capped = batches if cap is None else itertools.islice(batches, cap)
+        for position, batch in enumerate(progress(capped, total=length, description=description)):
             if position < skip:
                 continue
             lr = self._schedule(base_lr, prog, epoch, phase.epochs)

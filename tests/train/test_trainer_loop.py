@@ -307,3 +307,25 @@ def test_cuda_steps_run_under_bf16_autocast(toy) -> None:
     specs[0].step = step
     _fit(toy, _config(device="cuda"), specs)
     assert seen == [(torch.bfloat16, "cuda", "cuda")] * 2
+
+
+def test_step_cap_and_unsized_batches_under_cosine(toy, tmp_path: Path) -> None:
+    drawn = []
+    sized = toy.make_batches(*toy.make_data())
+
+    def lazy_batches(ctx):  # a generator: the trainer cannot know its length
+        for batch in sized(ctx):
+            drawn.append(ctx.epoch)
+            yield batch
+
+    config = _config(schedule="cosine", lr=0.1)
+    for cap, steps in ((3, 6), (None, 8)):  # 4 batches of 16 per epoch, 2 epochs
+        drawn.clear()
+        specs = toy.phase_specs([Phase(name="a", epochs=2, batch_size=16, max_steps_per_epoch=cap)], monitor=None)
+        specs[0].batches = lazy_batches
+        with RunContext(tmp_path / f"run{cap}", toy.make_protocol(config)) as run:
+            _, result = _fit(toy, config, specs, run=run, log_every_steps=1)
+            lrs = [r["lr"] for r in run.read_metrics() if r["scope"] == "step"]
+        assert result.steps == steps
+        assert lrs == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)])
+        assert drawn == [0] * (steps // 2) + [1] * (steps // 2)
