@@ -233,10 +233,14 @@ def _read_electrodes(path: Path, entities: dict[str, str], raw: Any) -> None:
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        rows = list(reader)
-        columns = reader.fieldnames or []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BioclError(f"not a readable tab-separated table ({exc})", path=path,
+                         hint="BIDS .tsv files are UTF-8 text with tab-separated columns") from None
     if "onset" not in columns and path.name.endswith("_events.tsv"):
         raise BioclError("the events.tsv has no onset column", path=path, hint="BIDS events need onset and duration")
     return rows
@@ -276,14 +280,35 @@ def parse_events_tsv(path: str | Path, bids_root: str | Path | None = None) -> l
     return sorted(events, key=lambda event: event.onset_s)
 
 
-def _float(value: Any, default: float = float("nan")) -> float:
-    return default if _is_missing(value) else float(value)
+def _float(value: Any, default: float = float("nan"), *, path: Path, line: int, column: str) -> float:
+    if _is_missing(value):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BioclError(f"line {line}: {column} {value!r} is not a number", path=path,
+                         hint="onsets, durations and indices are numbers (n/a when unknown)") from None
+
+
+def _onset(value: Any, path: Path, line: int) -> float:
+    onset = _float(value, path=path, line=line, column="onset")
+    if not np.isfinite(onset):
+        raise BioclError(f"line {line}: the event has no finite onset ({value!r})", path=path,
+                         hint="every word event needs its onset in seconds")
+    return onset
+
+
+def _index(value: Any, default: int, path: Path, line: int) -> int:
+    number = _float(value, float(default), path=path, line=line, column="word_index")
+    if not np.isfinite(number) or number != int(number):
+        raise BioclError(f"line {line}: word_index {value!r} is not a whole number", path=path)
+    return int(number)
 
 
 def _plain_word_events(rows: list[dict[str, str]], path: Path, root: Path) -> list[WordEvent]:
     sounds = _SoundResolver(root, path)
     events, position_in_sentence = [], {}
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
         trial_type = str(row.get("trial_type") or "word").strip().lower()
         if _is_missing(row.get("word")) or trial_type not in ("word", "n/a", ""):
             continue
@@ -294,10 +319,11 @@ def _plain_word_events(rows: list[dict[str, str]], path: Path, root: Path) -> li
         index = position_in_sentence.get(sentence, 0)
         position_in_sentence[sentence] = index + 1
         events.append(WordEvent(
-            onset_s=float(row["onset"]), duration_s=_float(row.get("duration"), 0.0), word=row["word"].strip(),
-            word_index=index if _is_missing(row.get("word_index")) else int(float(row["word_index"])),
+            onset_s=_onset(row.get("onset"), path, line),
+            duration_s=_float(row.get("duration"), 0.0, path=path, line=line, column="duration"),
+            word=row["word"].strip(), word_index=_index(row.get("word_index"), index, path, line),
             sentence_id=sentence_id(sentence), sentence=sentence, sound_file=sound,
-            sound_onset_s=_float(row.get("sound_onset")),
+            sound_onset_s=_float(row.get("sound_onset"), path=path, line=line, column="sound_onset"),
         ))
     return events
 
@@ -331,24 +357,27 @@ def _literal_word_events(rows: list[dict[str, str]], path: Path, root: Path) -> 
         description = _literal(text, path, line)
         if not isinstance(description, dict):
             continue
-        onset = float(row["onset"])
+        onset = _onset(row.get("onset"), path, line)
         kind = str(description.get("kind", "")).lower()
         if kind == "sound" and not _is_missing(description.get("sound")):
             sound_starts[str(description["sound"])] = onset
         if kind != "word" or _is_missing(description.get("word")):
             continue
-        words.append((onset, _float(row.get("duration"), 0.0), description))
+        duration = _float(row.get("duration"), 0.0, path=path, line=line, column="duration")
+        words.append((onset, duration, description, line))
     groups: dict[tuple, list[int]] = {}
-    for i, (_, _, description) in enumerate(words):
-        key = (description.get("story"), description.get("sound_id", description.get("sound")),
-               description.get("sequence_id"))
+    for i, (_, _, description, _) in enumerate(words):
+        # repr: the literal's values may be lists or dicts, which cannot key a dict.
+        key = tuple(repr(value) for value in (description.get("story"),
+                                              description.get("sound_id", description.get("sound")),
+                                              description.get("sequence_id")))
         groups.setdefault(key, []).append(i)
     events = []
     for key, members in groups.items():
         members.sort(key=lambda i: words[i][0])
         text = " ".join(str(words[i][2]["word"]) for i in members)
         for position, i in enumerate(members):
-            onset, duration, description = words[i]
+            onset, duration, description, line = words[i]
             sound_name = description.get("sound")
             sound = None if _is_missing(sound_name) else sounds.resolve(str(sound_name))
             # The sound's own event gives the word's place in the file without trusting a
@@ -356,11 +385,11 @@ def _literal_word_events(rows: list[dict[str, str]], path: Path, root: Path) -> 
             if not _is_missing(sound_name) and str(sound_name) in sound_starts:
                 sound_onset = onset - sound_starts[str(sound_name)]
             else:
-                sound_onset = _float(description.get("start"))
+                sound_onset = _float(description.get("start"), path=path, line=line, column="start")
             index = description.get("word_index")
             events.append(WordEvent(
                 onset_s=onset, duration_s=duration, word=str(description["word"]).strip(),
-                word_index=position if _is_missing(index) else int(index), sentence_id=sentence_id(text),
+                word_index=_index(index, position, path, line), sentence_id=sentence_id(text),
                 sentence=text, sound_file=sound, sound_onset_s=sound_onset,
             ))
     return events
@@ -384,9 +413,17 @@ class _SoundResolver:
         if len(parts) == 3:
             candidates.append(self.root / f"{parts[0]}.{parts[2]}")
         for candidate in candidates:
-            if candidate.is_file():
+            if _is_file(candidate):
                 self._known[name] = candidate
                 return candidate
         raise BioclError(f"an event names the audio file {name!r}, which does not exist under {self.root}",
                          path=self.events_path,
                          hint="put the stimuli where the events say (e.g. <root>/stimuli/audio/) or fix the sound column")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the file system refuses (too long, say)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

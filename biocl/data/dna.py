@@ -306,34 +306,38 @@ def read_gold_standard(path: str | Path) -> dict[str, str]:
     labels: dict[str, str] = {}
     id_col, label_col = 0, 1
     first_data_line = True
-    with open_text(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            if line.startswith("@@"):
-                columns = [c.strip().upper() for c in line[2:].split("\t")]
-                if "SEQUENCEID" not in columns or not ({"BINID", "TAXID"} & set(columns)):
-                    raise BioclError(f"line {line_no}: the bioboxes header needs SEQUENCEID and BINID columns",
-                                     path=path, hint="write '@@SEQUENCEID<TAB>BINID'")
-                id_col = columns.index("SEQUENCEID")
-                label_col = columns.index("BINID" if "BINID" in columns else "TAXID")
-                first_data_line = False
-                continue
-            if line.startswith("@"):
-                continue
-            fields = [f.strip() for f in line.split("\t")]
-            if first_data_line:
-                first_data_line = False
-                if fields[0].lower() in _GOLD_ID_COLUMNS:
+    try:
+        with open_text(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
                     continue
-            if len(fields) <= max(id_col, label_col) or not fields[id_col] or not fields[label_col]:
-                raise BioclError(f"line {line_no} has no label: {line[:60]!r}", path=path,
-                                 hint="each line needs 'sequence_id<TAB>label'")
-            seq_id, label = fields[id_col], fields[label_col]
-            if labels.setdefault(seq_id, label) != label:
-                raise BioclError(f"sequence {seq_id!r} has two labels ({labels[seq_id]!r} and {label!r})",
-                                 path=path, hint="give one label per sequence")
+                if line.startswith("@@"):
+                    columns = [c.strip().upper() for c in line[2:].split("\t")]
+                    if "SEQUENCEID" not in columns or not ({"BINID", "TAXID"} & set(columns)):
+                        raise BioclError(f"line {line_no}: the bioboxes header needs SEQUENCEID and BINID columns",
+                                         path=path, hint="write '@@SEQUENCEID<TAB>BINID'")
+                    id_col = columns.index("SEQUENCEID")
+                    label_col = columns.index("BINID" if "BINID" in columns else "TAXID")
+                    first_data_line = False
+                    continue
+                if line.startswith("@"):
+                    continue
+                fields = [f.strip() for f in line.split("\t")]
+                if first_data_line:
+                    first_data_line = False
+                    if fields[0].lower() in _GOLD_ID_COLUMNS:
+                        continue
+                if len(fields) <= max(id_col, label_col) or not fields[id_col] or not fields[label_col]:
+                    raise BioclError(f"line {line_no} has no label: {line[:60]!r}", path=path,
+                                     hint="each line needs 'sequence_id<TAB>label'")
+                seq_id, label = fields[id_col], fields[label_col]
+                if labels.setdefault(seq_id, label) != label:
+                    raise BioclError(f"sequence {seq_id!r} has two labels ({labels[seq_id]!r} and {label!r})",
+                                     path=path, hint="give one label per sequence")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BioclError(f"cannot decompress the file ({exc})", path=path,
+                         hint="the gzip/bzip2 file is damaged or truncated; download it again") from None
     if not labels:
         raise BioclError("the gold standard is empty", path=path,
                          hint="give 'sequence_id<TAB>label' lines or a CAMI bioboxes binning file")
