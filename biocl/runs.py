@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class RunContext:
         self._lock_path = self.run_dir / ".lock"
         self._started = time.perf_counter()
         self._locked = False
+        self._created = False
 
     @property
     def is_main(self) -> bool:
@@ -99,6 +101,7 @@ class RunContext:
             if (self.run_dir / RESULTS_FILE).exists() or (self.run_dir / "metrics.jsonl").exists():
                 raise BioclError("the run folder already holds a run", path=self.run_dir,
                                  hint="choose another --out, or pass --resume to continue it")
+        self._created = self.is_main and not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir.mkdir(exist_ok=True)
         if self.is_main:
@@ -107,10 +110,19 @@ class RunContext:
             write_text(self.run_dir / "protocol.resolved.yaml", resolved)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # A run that failed before it logged or checkpointed anything leaves no folder behind:
+        # a half-made run folder would look like a run to resume.
+        if exc_type is not None and self._created and not self._holds_work():
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self._locked = False
         if self._locked:
             self._lock_path.unlink(missing_ok=True)
             self._locked = False
+
+    def _holds_work(self) -> bool:
+        """Whether the folder holds anything a resumed run could use (metrics or checkpoints)."""
+        return (self.run_dir / "metrics.jsonl").exists() or any(self.checkpoint_dir.glob("*"))
 
     def _acquire_lock(self) -> None:
         try:
