@@ -12,7 +12,8 @@ demo runs the real readers (:func:`biocl.data.meg.read_bids`):
 * ``derivatives/biocl-simulation/``: the generative model (``model.npz`` + ``model.json``)
   and ``simulation.json`` (parameters, description, SHA-256 of every file).
 
-The generative model is described in :mod:`biocl.data.simulate_meg_model`.
+The generative model is described in :mod:`biocl.data.simulate_meg_model` (responses) and
+:mod:`biocl.data.simulate_meg_sensors` (sensors, sources, noise).
 
 **SNR.** ``snr_db`` is the single-channel, single-window signal-to-noise ratio: the mean
 over good channels of the variance of the speech-driven part of the signal divided by the
@@ -28,30 +29,27 @@ ceiling against which chance, ridge and the deep model are read.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biocl.data import simulate_meg_io as sio
 from biocl.data import simulate_meg_model as gm
+from biocl.data import simulate_meg_sensors as sensors
 from biocl.data.simulate_speech import SPEECH_SFREQ_HZ, Stimulus, real_stimuli, synthetic_stimuli
 from biocl.errors import BioclError
-from biocl.io import atomic_path, sha256_files, write_json, write_text
+from biocl.io import sha256_files, write_json
 
-__all__ = ["SimulatedDataset", "simulate_meg_bids", "load_simulation", "oracle_scores", "DERIVATIVES"]
+__all__ = ["SimulatedDataset", "simulate_meg_bids", "load_simulation", "load_model", "oracle_scores", "DERIVATIVES"]
 
 #: Where the generative model is stored, relative to the data set root.
-DERIVATIVES = Path("derivatives") / "biocl-simulation"
-_LEAD_S = 1.0
-_MAX_PAUSE_S = 1.2
-_MIN_PAUSE_S = 0.5
+DERIVATIVES = sio.DERIVATIVES
 # Typical noise level of the written data below 60 Hz: 300 fT for MEG, 10 uV for EEG.
 _DATA_SCALE = {"mag": 300e-15, "eeg": 10e-6}
 
@@ -200,22 +198,22 @@ def simulate_meg_bids(
     n_sources = 4 + n_random_sources
     responses = gm.draw_responses(n_subjects, n_sources, len(feature_names), len(vocabulary), response_rng,
                                   subject_variability=subject_variability)
-    _scale_responses(responses, drives, tokens, trf_strength, word_strength)
+    gm.scale_responses(responses, drives, tokens, trf_strength, word_strength)
 
-    info, sphere, origin = gm.sensor_info(system, sfreq_hz, line_freq_hz)
-    ch_type = gm.SYSTEMS[system][1]
+    info, sphere, origin = sensors.sensor_info(system, sfreq_hz, line_freq_hz)
+    ch_type = sensors.SYSTEMS[system][1]
     staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _write_stimuli(staging, stimuli)
+        sio.write_stimuli(staging, stimuli)
         subjects = [f"{i + 1:02d}" for i in range(n_subjects)]
         sessions = [str(i) for i in range(n_sessions)]
         model_parts: dict[str, list[np.ndarray]] = {"leadfield": [], "noise_cov": [], "total_std": []}
         recordings, snr_by_recording, bads = [], {}, {}
         for s, subject in enumerate(subjects):
             subject_rng = np.random.default_rng(subject_seeds[s])
-            leadfields = gm.subject_leadfields(info, sphere, origin, subject_rng, n_random_sources=n_random_sources,
+            leadfields = sensors.subject_leadfields(info, sphere, origin, subject_rng, n_random_sources=n_random_sources,
                                                n_background=n_background, head_rotation_deg=head_rotation_deg,
                                                head_translation_m=head_translation_m)
             alpha_hz = float(subject_rng.uniform(9.0, 11.5))
@@ -225,14 +223,14 @@ def simulate_meg_bids(
             covs, stds, scale = [], [], None
             for session in sessions:
                 rng = np.random.default_rng(subject_rng.integers(2**63))
-                schedule = _schedule(stimuli, duration_s, rng, cycle=speech_dir is not None)
-                timeline, frames, ids = _timeline(schedule, drives, tokens, silence, duration_s)
+                schedule = gm.schedule_stimuli(stimuli, duration_s, rng, cycle=speech_dir is not None)
+                timeline, frames, ids = gm.drive_timeline(schedule, drives, tokens, silence, duration_s)
                 sources = gm.predict_sources(trf, kernels, timeline, frames, ids)
                 bad = int(rng.integers(len(info["ch_names"])))
-                data, signal_120, noise_power, design_snr = _sensor_data(
+                data, signal_120, noise_power, design_snr = sensors.sensor_data(
                     sources, leadfields, line_pattern, alpha_hz, rng, sfreq_hz=sfreq_hz, duration_s=duration_s,
                     snr_db=snr_db, line_freq_hz=line_freq_hz, shares=(alpha_share, line_share, white_share), bad=bad)
-                noise_cov, total_std = _window_statistics(data, signal_120, sfreq_hz)
+                noise_cov, total_std = sensors.window_statistics(data, signal_120, sfreq_hz)
                 scale = scale if scale is not None else _DATA_SCALE[ch_type] / np.sqrt(noise_power)
                 data *= scale
                 covs.append(noise_cov * scale**2)
@@ -240,14 +238,14 @@ def simulate_meg_bids(
                 label = f"sub-{subject}_ses-{session}"
                 snr_by_recording[label] = design_snr
                 bads.setdefault(subject, []).append(info["ch_names"][bad])
-                recordings.append(_write_recording(staging, info, data, subject, session, task, ch_type, bad,
+                recordings.append(sio.write_recording(staging, info, data, subject, session, task, ch_type, bad,
                                                    schedule, stimuli, s))
             model_parts["leadfield"].append(leadfields["signal"] * scale)
             model_parts["noise_cov"].append(np.mean(covs, axis=0))
             model_parts["total_std"].append(np.mean(stds, axis=0))
-        description = _description(system, n_subjects, n_sessions, duration_s, sfreq_hz, snr_db, stimuli,
+        description = sio.describe(system, n_subjects, n_sessions, duration_s, sfreq_hz, snr_db, stimuli,
                                     speech_dir, n_sources, n_background, feature_names, len(vocabulary))
-        _write_dataset_files(staging, description, seed)
+        sio.write_dataset_files(staging, description, seed)
         model = gm.GenerativeModel(
             acoustic=np.concatenate(drives, axis=1), stimulus_offsets=np.cumsum([0] + [d.shape[1] for d in drives]),
             silence=silence, word_stimulus=np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(tokens)]),
@@ -262,7 +260,7 @@ def simulate_meg_bids(
                   "sfreq_hz": gm.MODEL_SFREQ_HZ, "bads": bads, "parameters": parameters,
                   "units": "T" if ch_type == "mag" else "V"},
         )
-        _save_model(staging / DERIVATIVES, model)
+        sio.save_model(staging / DERIVATIVES, model)
         files = [p for p in staging.rglob("*") if p.is_file()]
         digest = sha256_files(files, root=staging)
         relative = [str(p.relative_to(staging)) for p in recordings]
@@ -280,8 +278,8 @@ def simulate_meg_bids(
 
 
 def _check_arguments(out_dir: Path, system: str, sfreq_hz: float, noise_shares: float, overwrite: bool) -> None:
-    if system not in gm.SYSTEMS:
-        raise BioclError(f"unknown system {system!r}", hint=f"choose one of {sorted(gm.SYSTEMS)}")
+    if system not in sensors.SYSTEMS:
+        raise BioclError(f"unknown system {system!r}", hint=f"choose one of {sorted(sensors.SYSTEMS)}")
     if sfreq_hz < 240.0:
         raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below 240 Hz", hint="simulate at 240 Hz or more")
     if noise_shares >= 1.0:
@@ -297,7 +295,7 @@ def _stimuli(speech_dir: str | Path | None, duration_s: float, n_sentences: int 
              rng: np.random.Generator) -> list[Stimulus]:
     if speech_dir is not None:
         stimuli = real_stimuli(speech_dir)
-        if _LEAD_S + stimuli[0].duration_s + _MAX_PAUSE_S > duration_s:
+        if gm.LEAD_S + stimuli[0].duration_s + gm.MAX_PAUSE_S > duration_s:
             raise BioclError(f"a recording of {duration_s:g} s is too short for one stimulus", path=speech_dir,
                              hint="simulate longer recordings")
         return stimuli
@@ -305,226 +303,12 @@ def _stimuli(speech_dir: str | Path | None, duration_s: float, n_sentences: int 
     stimuli = synthetic_stimuli(n_sentences or int(duration_s / 4.0) + 4, rng, n_words=n_words)
     if n_sentences is not None:
         return stimuli
-    lengths = np.cumsum([s.duration_s + _MAX_PAUSE_S for s in stimuli]) + _LEAD_S
+    lengths = np.cumsum([s.duration_s + gm.MAX_PAUSE_S for s in stimuli]) + gm.LEAD_S
     n_fit = int(np.searchsorted(lengths, duration_s, side="right"))
     if n_fit == 0:
         raise BioclError(f"a recording of {duration_s:g} s is too short for one sentence",
                          hint="simulate recordings of at least 10 s")
     return stimuli[:n_fit]
-
-
-def _scale_responses(responses: dict[str, np.ndarray], drives: list[np.ndarray],
-                     tokens: list[tuple[np.ndarray, np.ndarray]], trf_strength: float, word_strength: float) -> None:
-    """Scale each subject's TRFs and word gains to the requested RMS over all stimuli."""
-    acoustic = np.concatenate(drives, axis=1)
-    offsets = np.cumsum([0] + [d.shape[1] for d in drives])
-    frames = np.concatenate([t[0] + offsets[i] for i, t in enumerate(tokens)])
-    ids = np.concatenate([t[1] for t in tokens])
-    no_words = np.zeros((0,), dtype=int)
-    for s in range(responses["trf"].shape[0]):
-        acoustic_part = gm.predict_sources(responses["trf"][s], responses["word_kernels"], acoustic, no_words, no_words)
-        kernels = responses["word_kernels"] * responses["word_gain"][s][None, :, None]
-        word_part = gm.predict_sources(np.zeros_like(responses["trf"][s]), kernels, acoustic, frames, ids)
-        acoustic_rms = np.sqrt(np.mean(acoustic_part.var(axis=1)))
-        word_rms = np.sqrt(np.mean(word_part.var(axis=1)))
-        responses["trf"][s] *= trf_strength / max(acoustic_rms, 1e-12)
-        responses["word_gain"][s] *= word_strength / max(word_rms, 1e-12)
-
-
-def _schedule(stimuli: list[Stimulus], duration_s: float, rng: np.random.Generator, *, cycle: bool
-              ) -> list[tuple[int, float]]:
-    """(stimulus index, onset s on the 120 Hz grid) in a random order; cycled to fill for real speech."""
-    schedule, cursor = [], _LEAD_S
-    while True:
-        added = False
-        for index in rng.permutation(len(stimuli)):
-            if cursor + stimuli[index].duration_s + _MIN_PAUSE_S > duration_s:
-                continue
-            onset = round(cursor * gm.MODEL_SFREQ_HZ) / gm.MODEL_SFREQ_HZ
-            schedule.append((int(index), onset))
-            cursor = onset + stimuli[index].duration_s + rng.uniform(_MIN_PAUSE_S, _MAX_PAUSE_S)
-            added = True
-        if not cycle or not added:
-            return sorted(schedule, key=lambda item: item[1])
-
-
-def _timeline(schedule: list[tuple[int, float]], drives: list[np.ndarray], tokens: list[tuple[np.ndarray, np.ndarray]],
-              silence: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = int(np.ceil(duration_s * gm.MODEL_SFREQ_HZ)) + 1
-    timeline = np.repeat(silence[:, None], n, axis=1).astype(np.float32)
-    frames, ids = [], []
-    for index, onset in schedule:
-        start = int(round(onset * gm.MODEL_SFREQ_HZ))
-        drive = drives[index][:, : n - start]
-        timeline[:, start:start + drive.shape[1]] = drive
-        frames.append(tokens[index][0] + start)
-        ids.append(tokens[index][1])
-    return timeline, np.concatenate(frames).astype(int), np.concatenate(ids).astype(int)
-
-
-def _sensor_data(sources: np.ndarray, leadfields: dict[str, np.ndarray], line_pattern: np.ndarray, alpha_hz: float,
-                 rng: np.random.Generator, *, sfreq_hz: float, duration_s: float, snr_db: float, line_freq_hz: float,
-                 shares: tuple[float, float, float], bad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Sensor data (model units), in-band noise covariance, per-channel signal variance, design SNR."""
-    n_samples = int(round(duration_s * sfreq_hz))
-    n_channels = leadfields["signal"].shape[0]
-    good = np.ones(n_channels, dtype=bool)
-    good[bad] = False
-    signal_120 = leadfields["signal"] @ sources
-    signal_var = signal_120.var(axis=1)
-    noise_power = float(signal_var[good].mean()) / 10 ** (snr_db / 10)
-    alpha_share, line_share, white_share = shares
-    background_share = 1.0 - alpha_share - line_share - white_share
-
-    def gain(share: float, unit_var: np.ndarray) -> float:
-        return float(np.sqrt(share * noise_power / max(unit_var[good].mean(), 1e-30)))
-
-    lf_bg, lf_alpha = leadfields["background"], leadfields["alpha"]
-    k_bg = gain(background_share, (lf_bg**2).sum(axis=1))
-    k_alpha = gain(alpha_share, (lf_alpha**2).sum(axis=1))
-    k_line = gain(line_share, line_pattern**2)
-    white_std = float(np.sqrt(white_share * noise_power * sfreq_hz / gm.MODEL_SFREQ_HZ))
-    data = (lf_bg.astype(np.float32) * k_bg) @ gm.pink_noise(lf_bg.shape[1], n_samples, sfreq_hz, rng)
-    data += (lf_alpha.astype(np.float32) * k_alpha) @ gm.alpha_bursts(lf_alpha.shape[1], n_samples, sfreq_hz,
-                                                                        alpha_hz, rng)
-    t = np.arange(n_samples) / sfreq_hz
-    drift = 1.0 + 0.2 * np.sin(2 * np.pi * t / rng.uniform(20, 60) + rng.uniform(0, 2 * np.pi))
-    line = np.sqrt(2) * drift * np.sin(2 * np.pi * line_freq_hz * t + rng.uniform(0, 2 * np.pi))
-    line += 0.3 * np.sqrt(2) * np.sin(2 * np.pi * 3 * line_freq_hz * t + rng.uniform(0, 2 * np.pi))
-    data += np.outer((k_line * line_pattern).astype(np.float32), line.astype(np.float32))
-    white = rng.standard_normal((n_channels, n_samples), dtype=np.float32)
-    white *= white_std
-    data += white
-    del white
-    data += (leadfields["signal"].astype(np.float32) @ gm.upsample(sources.astype(np.float32), gm.MODEL_SFREQ_HZ,
-                                                                    sfreq_hz, n_samples)).astype(np.float32)
-    # The bad channel: a loose sensor, 20 times noisier with a wandering offset.
-    typical = float(np.sqrt(noise_power))
-    data[bad] += (20 * typical * rng.standard_normal(n_samples)
-                  + 50 * typical * np.cumsum(rng.standard_normal(n_samples)) / np.sqrt(n_samples)).astype(np.float32)
-    noise_var = (k_bg**2 * (lf_bg**2).sum(axis=1) + k_alpha**2 * (lf_alpha**2).sum(axis=1)
-                 + k_line**2 * line_pattern**2 + white_std**2 * gm.MODEL_SFREQ_HZ / sfreq_hz)
-    design_snr = 10 * np.log10(signal_var[good].mean() / noise_var[good].mean())
-    return data, signal_120, noise_power, float(design_snr)
-
-
-def _window_statistics(data: np.ndarray, signal_120: np.ndarray, sfreq_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Noise covariance across channels and total standard deviation, as a decoder's windows see them.
-
-    The data are resampled to 120 Hz, cut into 3 s windows (the decoder's length) and each
-    window loses its per-channel mean; the noise is the data minus the noiseless response.
-    Slow 1/f drifts that span many windows therefore do not count, as they do not in a
-    baseline-corrected window.
-    """
-    n_window = int(3 * gm.MODEL_SFREQ_HZ)
-    data_120 = gm.upsample(data, sfreq_hz, gm.MODEL_SFREQ_HZ, signal_120.shape[1])
-    n_windows = signal_120.shape[1] // n_window
-
-    def windows(x: np.ndarray) -> np.ndarray:
-        cut = x[:, : n_windows * n_window].reshape(x.shape[0], n_windows, n_window)
-        return (cut - cut.mean(axis=2, keepdims=True)).reshape(x.shape[0], -1)
-
-    noise = windows(data_120 - signal_120)
-    total = windows(data_120)
-    return noise @ noise.T / noise.shape[1], total.std(axis=1)
-
-
-def _write_stimuli(root: Path, stimuli: list[Stimulus]) -> None:
-    import soundfile
-
-    folder = root / "stimuli"
-    folder.mkdir(parents=True, exist_ok=True)
-    for stimulus in stimuli:
-        with atomic_path(folder / stimulus.name) as tmp:
-            soundfile.write(str(tmp), stimulus.wave, SPEECH_SFREQ_HZ, subtype="PCM_16", format="WAV")
-
-
-def _write_recording(root: Path, info: Any, data: np.ndarray, subject: str, session: str, task: str, ch_type: str,
-                     bad: int, schedule: list[tuple[int, float]], stimuli: list[Stimulus], subject_index: int) -> Path:
-    import mne
-
-    raw = mne.io.RawArray(data, info.copy(), verbose="error")
-    # The samples were drawn in float32; single precision halves the files (write_raw_bids
-    # saves in the raw's original format).
-    raw.orig_format = "single"
-    raw.info["bads"] = [info["ch_names"][bad]]
-    raw.set_meas_date(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=subject_index))
-    datatype = "meg" if ch_type == "mag" else "eeg"
-    folder = root / f"sub-{subject}" / f"ses-{session}" / datatype
-    stem = f"sub-{subject}_ses-{session}_task-{task}"
-    if datatype == "meg":
-        from mne_bids import BIDSPath, write_raw_bids
-
-        bids_path = BIDSPath(subject=subject, session=session, task=task, datatype="meg", root=root)
-        write_raw_bids(raw, bids_path, format="FIF", allow_preload=True, overwrite=True, verbose="error")
-        path = bids_path.fpath
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{stem}_eeg.fif"
-        raw.save(path, fmt="single", overwrite=True, verbose="error")
-        rows = ["name\ttype\tunits\tsampling_frequency\tstatus"]
-        rows += [f"{name}\tEEG\tV\t{info['sfreq']:g}\t{'bad' if i == bad else 'good'}"
-                 for i, name in enumerate(info["ch_names"])]
-        write_text(folder / f"{stem}_channels.tsv", "\n".join(rows) + "\n")
-        write_json(folder / f"{stem}_eeg.json", {"TaskName": task, "SamplingFrequency": info["sfreq"],
-                                                  "PowerLineFrequency": info["line_freq"], "EEGReference": "average",
-                                                  "Manufacturer": "biocl simulator"})
-    _write_events(folder / f"{stem}_events.tsv", schedule, stimuli, info["sfreq"])
-    return Path(path)
-
-
-def _write_events(path: Path, schedule: list[tuple[int, float]], stimuli: list[Stimulus], sfreq_hz: float) -> None:
-    lines = ["onset\tduration\ttrial_type\tword\tsentence\tword_index\tsound\tsound_onset\tsample"]
-    for index, onset in schedule:
-        stimulus = stimuli[index]
-        for position, (word, word_onset, word_duration) in enumerate(stimulus.words):
-            at = onset + word_onset
-            lines.append(f"{at:.4f}\t{word_duration:.4f}\tword\t{word}\t{stimulus.sentence}\t{position}\t"
-                         f"stimuli/{stimulus.name}\t{word_onset:.4f}\t{int(round(at * sfreq_hz))}")
-    write_text(path, "\n".join(lines) + "\n")
-    write_json(path.with_suffix(".json"), {
-        "word": {"Description": "the word heard"},
-        "sentence": {"Description": "the sentence the word belongs to (its text)"},
-        "word_index": {"Description": "position of the word in its sentence, from 0"},
-        "sound": {"Description": "stimulus file, relative to the data set root"},
-        "sound_onset": {"Description": "onset of the word inside the stimulus file", "Units": "s"},
-    })
-
-
-def _description(system: str, n_subjects: int, n_sessions: int, duration_s: float, sfreq_hz: float, snr_db: float,
-                 stimuli: list[Stimulus], speech_dir: Any, n_sources: int, n_background: int,
-                 features: list[str], n_words: int) -> str:
-    speech = (f"{len(stimuli)} real read-speech utterances from {speech_dir}" if speech_dir is not None
-              else f"{len(stimuli)} procedurally generated speech-like sentences over a {n_words}-word vocabulary")
-    return (f"SIMULATED data, not real brain recordings: {system} {'EEG' if system.startswith('EEG') else 'MEG'}, "
-            f"{n_subjects} subjects x {n_sessions} session(s) x {duration_s:g} s at {sfreq_hz:g} Hz, listening to "
-            f"{speech}. Brain responses: subject-specific temporal response functions (0-400 ms) to "
-            f"{len(features)} acoustic features (envelope, {len(features) - 2} log-mel bands, peak rate) and "
-            f"word-specific evoked responses (0-600 ms) on {n_sources} dipoles (bilateral auditory and temporal "
-            f"cortex + random), projected through a spherical forward model with per-subject head position. "
-            f"Noise: 1/f background from {n_background} dipoles, ~10 Hz alpha bursts, line noise, white sensor "
-            f"noise, one bad channel per recording. Single-channel SNR below 60 Hz: {snr_db:g} dB.")
-
-
-def _write_dataset_files(root: Path, description: str, seed: int) -> None:
-    write_json(root / "dataset_description.json", {
-        "Name": "biocl simulated M/EEG speech listening", "BIDSVersion": "1.9.0", "DatasetType": "raw",
-        "License": "CC0", "Authors": ["biocl simulator"], "HowToAcknowledge": "Simulated with biocl",
-        "GeneratedBy": [{"Name": "biocl.data.simulate_meg", "Description": f"seed {seed}"}],
-    })
-    write_text(root / "README", description + "\n")
-    write_json(root / DERIVATIVES / "dataset_description.json", {
-        "Name": "biocl simulation: generative model", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
-        "GeneratedBy": [{"Name": "biocl.data.simulate_meg"}],
-    })
-
-
-def _save_model(folder: Path, model: gm.GenerativeModel) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "model.npz") as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **{name: getattr(model, name) for name in model.ARRAYS})
-    write_json(folder / "model.json", model.meta)
 
 
 def load_simulation(root_or_model: str | Path | SimulatedDataset) -> SimulatedDataset:
@@ -565,19 +349,6 @@ def load_simulation(root_or_model: str | Path | SimulatedDataset) -> SimulatedDa
     return dataset
 
 
-def as_dict(dataset: SimulatedDataset) -> dict[str, Any]:
-    """A JSON-able view of a dataset (paths as strings)."""
-    return json.loads(json.dumps(asdict(dataset), default=str))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_model_cached(path: str, mtime_ns: int) -> gm.GenerativeModel:
-    with np.load(path, allow_pickle=False) as arrays:
-        values = {name: arrays[name] for name in gm.GenerativeModel.ARRAYS}
-    meta = json.loads(Path(path).with_name("model.json").read_text(encoding="utf-8"))
-    return gm.GenerativeModel(**values, meta=meta)
-
-
 def load_model(dataset_or_model_path: str | Path | SimulatedDataset) -> gm.GenerativeModel:
     """The generative model of a simulated data set (read once, then kept in memory)."""
     if isinstance(dataset_or_model_path, SimulatedDataset):
@@ -588,7 +359,7 @@ def load_model(dataset_or_model_path: str | Path | SimulatedDataset) -> gm.Gener
             path = path / DERIVATIVES / "model.npz"
     if not path.is_file():
         raise BioclError("no generative model here", path=path, hint="give a data set written by biocl simulate meg")
-    return _load_model_cached(str(path.resolve()), path.stat().st_mtime_ns)
+    return sio.read_model(str(path.resolve()), path.stat().st_mtime_ns)
 
 
 def oracle_scores(

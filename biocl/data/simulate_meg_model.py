@@ -1,64 +1,50 @@
-"""The generative model behind the simulated M/EEG: sensors, sources, responses, noise.
+"""The generative model behind the simulated M/EEG: how speech drives the brain.
 
-Everything the brain "does" in the simulation lives here, in arrays that are saved with
-the data set (``derivatives/biocl-simulation/model.npz``) so that the oracle decoder
-(:func:`biocl.data.simulate_meg.oracle_scores`) can use the very same model.
-
-Sensors are real layouts that MNE ships offline. MEG helmets are built by lifting a 2-D
-layout (KIT-157, CTF-275) onto a sphere of radius 12 cm with radial point magnetometers
-(``dev_head_t`` identity); EEG uses the 3-D ``biosemi64`` montage, average referenced.
-Leadfields come from ``mne.make_forward_solution`` with a spherical head model and a
-discrete source space of fixed-orientation dipoles.
-
-Sources, per subject, in head coordinates around the sphere's centre:
-
-* signal: bilateral auditory cortex (vertical tangential dipoles, the M100 pattern),
-  bilateral anterior temporal cortex and a few random cortical sources;
-* background: many random dipoles with independent 1/f (pink) activity;
-* alpha: two occipital dipoles with bursts of a ~10 Hz rhythm.
-
-Every subject has its own head position (a random rotation of a few degrees and a few
-millimetres of translation) and its own source positions (anatomical jitter), hence its
-own leadfield.
+Everything the brain "does" in the simulation lives in a :class:`GenerativeModel`, saved
+with the data set (``derivatives/biocl-simulation/model.npz``) so that the oracle decoder
+(:func:`biocl.data.simulate_meg.oracle_scores`) uses the very same model. Sensors, sources,
+forward model and noise are in :mod:`biocl.data.simulate_meg_sensors`.
 
 Responses are computed at 120 Hz from *drive* features of the speech: acoustic features
 (envelope, a few log-mel bands and the "peak rate", the half-wave rectified derivative of
 the envelope that marks syllable onsets) convolved with subject-specific temporal
 response functions (TRFs, lags 0-400 ms: P50/N100/P200/late components whose latencies
 and weights vary by subject), plus a word-specific evoked response at every word onset
-(0-600 ms, shared across subjects up to a per-subject gain per source).
+(0-600 ms, shared across subjects up to a per-subject gain per source). The signal
+sources are bilateral auditory cortex, bilateral anterior temporal cortex and a few
+random cortical sources (in that order).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from biocl.data.simulate_speech import Stimulus
 from biocl.errors import BioclError
 
 __all__ = [
-    "SYSTEMS",
     "MODEL_SFREQ_HZ",
+    "LEAD_S",
+    "MIN_PAUSE_S",
+    "MAX_PAUSE_S",
     "GenerativeModel",
-    "sensor_info",
-    "subject_leadfields",
     "acoustic_drive",
     "draw_responses",
+    "scale_responses",
     "predict_sources",
-    "pink_noise",
-    "alpha_bursts",
-    "upsample",
+    "schedule_stimuli",
+    "drive_timeline",
 ]
 
-#: Simulated acquisition systems: layout or montage name, channel type.
-SYSTEMS = {"KIT-157": ("KIT-157", "mag"), "CTF-275": ("CTF-275", "mag"), "EEG-64": ("biosemi64", "eeg")}
 #: Rate of the generative model, in Hz (the decoder's rate).
 MODEL_SFREQ_HZ = 120.0
-_HELMET_RADIUS_M = 0.12
-_MEG_ORIGIN_M = np.array([0.0, 0.0, 0.04])
+#: Silence before the first sentence of a recording, in seconds.
+LEAD_S = 1.0
+#: Range of the pauses between sentences, in seconds.
+MIN_PAUSE_S, MAX_PAUSE_S = 0.5, 1.2
 _TRF_LAGS_S = 0.4
 _WORD_LAGS_S = 0.6
 # TRF components (latency s, width s, sign on auditory sources): P50, N100, P200, late.
@@ -135,127 +121,6 @@ class GenerativeModel:
     def stimulus_acoustic(self, index: int) -> np.ndarray:
         """``(A, n_frames)`` acoustic drive of one stimulus."""
         return self.acoustic[:, self.stimulus_offsets[index]:self.stimulus_offsets[index + 1]]
-
-
-def _lift_layout(layout_name: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Channel names, 3-D positions and radial normals of a 2-D MEG layout lifted onto a sphere."""
-    import mne
-
-    layout = mne.channels.read_layout(layout_name)
-    xy = layout.pos[:, :2] + layout.pos[:, 2:4] / 2
-    xy = xy - (xy.max(axis=0) + xy.min(axis=0)) / 2
-    radius = np.hypot(xy[:, 0], xy[:, 1])
-    # The outermost sensors sit 105 degrees from the vertex, as a helmet's lower rim does.
-    polar = radius / radius.max() * np.deg2rad(105.0)
-    azimuth = np.arctan2(xy[:, 1], xy[:, 0])
-    normals = np.stack([np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)], axis=1)
-    return list(layout.names), _MEG_ORIGIN_M + _HELMET_RADIUS_M * normals, normals
-
-
-def sensor_info(system: str, sfreq_hz: float, line_freq_hz: float) -> tuple[Any, Any, np.ndarray]:
-    """MNE ``Info`` of a simulated system, its spherical head model and the sphere's centre.
-
-    Parameters
-    ----------
-    system : {"KIT-157", "CTF-275", "EEG-64"}
-        Sensor array.
-    sfreq_hz, line_freq_hz : float
-        Sampling rate and power-line frequency, in Hz.
-    """
-    import mne
-    from mne.io.constants import FIFF
-
-    if system not in SYSTEMS:
-        raise BioclError(f"unknown system {system!r}", hint=f"choose one of {sorted(SYSTEMS)}")
-    name, ch_type = SYSTEMS[system]
-    if ch_type == "mag":
-        names, positions, normals = _lift_layout(name)
-        info = mne.create_info(names, sfreq_hz, "mag")
-        for channel, position, normal in zip(info["chs"], positions, normals, strict=True):
-            ex = np.cross([0.0, 0.0, 1.0], normal)
-            ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-9 else np.array([1.0, 0.0, 0.0])
-            channel["loc"][:12] = np.concatenate([position, ex, np.cross(normal, ex), normal])
-            channel["coil_type"] = FIFF.FIFFV_COIL_POINT_MAGNETOMETER
-        with info._unlock():
-            info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
-        sphere = mne.make_sphere_model(r0=_MEG_ORIGIN_M, head_radius=None, verbose="error")
-        origin = _MEG_ORIGIN_M.copy()
-    else:
-        montage = mne.channels.make_standard_montage(name)
-        info = mne.create_info(montage.ch_names, sfreq_hz, "eeg")
-        info.set_montage(montage, verbose="error")
-        sphere = mne.make_sphere_model("auto", "auto", info, verbose="error")
-        origin = np.asarray(sphere["r0"], dtype=float)
-    with info._unlock():
-        info["line_freq"] = float(line_freq_hz)
-    return info, sphere, origin
-
-
-def _rotation(axis: np.ndarray, angle_rad: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + np.sin(angle_rad) * cross + (1 - np.cos(angle_rad)) * cross @ cross
-
-
-def _random_in_ball(n: int, radius: float, rng: np.random.Generator) -> np.ndarray:
-    direction = rng.standard_normal((n, 3))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    return direction * radius * rng.uniform(0.3, 1.0, size=(n, 1)) ** (1 / 3)
-
-
-def _tangential(positions: np.ndarray, preferred: np.ndarray) -> np.ndarray:
-    radial = positions / np.linalg.norm(positions, axis=1, keepdims=True)
-    orientation = preferred - (preferred * radial).sum(axis=1, keepdims=True) * radial
-    return orientation / np.linalg.norm(orientation, axis=1, keepdims=True)
-
-
-def subject_leadfields(
-    info: Any,
-    sphere: Any,
-    origin: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    n_random_sources: int = 4,
-    n_background: int = 40,
-    head_rotation_deg: float = 4.0,
-    head_translation_m: float = 0.004,
-) -> dict[str, np.ndarray]:
-    """One subject's sources and leadfields (signal, background, alpha), fixed orientations.
-
-    Returns
-    -------
-    dict
-        ``signal`` ``(n_channels, 4 + n_random_sources)``, ``background``
-        ``(n_channels, n_background)``, ``alpha`` ``(n_channels, 2)``, in the forward
-        model's units (T or V per A.m), and ``positions`` of the signal sources (m).
-    """
-    import mne
-
-    anatomy = np.array([[-0.052, -0.012, 0.012], [0.052, -0.012, 0.012],     # auditory L, R
-                        [-0.055, 0.015, -0.005], [0.055, 0.015, -0.005]])    # anterior temporal L, R
-    signal = np.concatenate([anatomy + rng.normal(0, 0.004, anatomy.shape),
-                             _random_in_ball(n_random_sources, 0.06, rng)])
-    alpha = np.array([[-0.025, -0.065, 0.01], [0.025, -0.065, 0.01]]) + rng.normal(0, 0.004, (2, 3))
-    background = _random_in_ball(n_background, 0.065, rng)
-    relative = np.concatenate([signal, background, alpha])
-    # The subject's head sits a little rotated and shifted in the helmet / under the cap.
-    rotation = _rotation(rng.standard_normal(3), np.deg2rad(rng.normal(0, head_rotation_deg)))
-    relative = relative @ rotation.T + rng.normal(0, head_translation_m, 3)
-    preferred = np.zeros_like(relative)
-    preferred[:4] = [0.0, 0.0, 1.0]
-    preferred[4:] = rng.standard_normal((len(relative) - 4, 3))
-    orientation = _tangential(relative, preferred)
-    source_space = mne.setup_volume_source_space(pos=dict(rr=relative + origin, nn=orientation), verbose="error")
-    is_meg = info["chs"][0]["kind"] == mne.io.constants.FIFF.FIFFV_MEG_CH
-    forward = mne.make_forward_solution(info, trans=None, src=source_space, bem=sphere, meg=is_meg, eeg=not is_meg,
-                                        verbose="error")
-    free = forward["sol"]["data"].reshape(len(info["ch_names"]), len(relative), 3)
-    leadfield = np.einsum("csk,sk->cs", free, orientation)
-    if not is_meg:
-        leadfield -= leadfield.mean(axis=0, keepdims=True)  # average reference
-    n_signal = len(signal)
-    return {"signal": leadfield[:, :n_signal], "background": leadfield[:, n_signal:n_signal + n_background],
-            "alpha": leadfield[:, n_signal + n_background:], "positions": relative[:n_signal] + origin}
 
 
 def acoustic_drive(waves: list[np.ndarray], sfreq_hz: int, *, n_mel_bands: int = 8
@@ -388,47 +253,89 @@ def predict_sources(
     return out
 
 
-def pink_noise(n_sources: int, n_samples: int, sfreq_hz: float, rng: np.random.Generator,
-               *, band_hz: float = 60.0) -> np.ndarray:
-    """Independent 1/f (pink) time courses, unit variance below ``band_hz``.
+def scale_responses(responses: dict[str, np.ndarray], drives: list[np.ndarray],
+                    tokens: list[tuple[np.ndarray, np.ndarray]], trf_strength: float, word_strength: float) -> None:
+    """Scale each subject's TRFs and word gains, in place, to the requested source RMS.
 
-    Power falls as 1/f above 0.5 Hz and is flat below it; there is no DC.
+    The acoustic part (TRFs on the acoustic drive) and the word part (word responses at
+    the word onsets) are measured separately over all stimuli played back to back, so
+    ``trf_strength`` and ``word_strength`` are their RMS over sources and time.
     """
-    spectrum = rng.standard_normal((n_sources, n_samples // 2 + 1)) + 1j * rng.standard_normal(
-        (n_sources, n_samples // 2 + 1))
-    freqs = np.fft.rfftfreq(n_samples, 1.0 / sfreq_hz)
-    spectrum *= 1.0 / np.sqrt(np.maximum(freqs, 0.5))[None, :]
-    spectrum[:, 0] = 0.0
-    in_band = freqs < band_hz
-    power = 2.0 * (np.abs(spectrum[:, in_band]) ** 2).sum(axis=1) / n_samples**2
-    return (np.fft.irfft(spectrum, n_samples) / np.sqrt(power)[:, None]).astype(np.float32)
+    acoustic = np.concatenate(drives, axis=1)
+    offsets = np.cumsum([0] + [d.shape[1] for d in drives])
+    frames = np.concatenate([t[0] + offsets[i] for i, t in enumerate(tokens)])
+    ids = np.concatenate([t[1] for t in tokens])
+    no_words = np.zeros((0,), dtype=int)
+    for s in range(responses["trf"].shape[0]):
+        acoustic_part = predict_sources(responses["trf"][s], responses["word_kernels"], acoustic, no_words, no_words)
+        kernels = responses["word_kernels"] * responses["word_gain"][s][None, :, None]
+        word_part = predict_sources(np.zeros_like(responses["trf"][s]), kernels, acoustic, frames, ids)
+        acoustic_rms = np.sqrt(np.mean(acoustic_part.var(axis=1)))
+        word_rms = np.sqrt(np.mean(word_part.var(axis=1)))
+        responses["trf"][s] *= trf_strength / max(acoustic_rms, 1e-12)
+        responses["word_gain"][s] *= word_strength / max(word_rms, 1e-12)
 
 
-def alpha_bursts(n_sources: int, n_samples: int, sfreq_hz: float, frequency_hz: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """~10 Hz rhythm in bursts (0.3-2 s on, random gaps), unit variance per source."""
-    t = np.arange(n_samples) / sfreq_hz
-    out = np.zeros((n_sources, n_samples), dtype=np.float32)
-    for i in range(n_sources):
-        gate = np.zeros(n_samples)
-        cursor = rng.uniform(0, 2.0)
-        while cursor < t[-1]:
-            length = rng.uniform(0.3, 2.0)
-            a, b = int(cursor * sfreq_hz), int(min(cursor + length, t[-1]) * sfreq_hz)
-            gate[a:b] = np.hanning(max(b - a, 2))[: b - a] * rng.uniform(0.5, 1.5)
-            cursor += length + rng.exponential(1.5)
-        phase = 2 * np.pi * np.cumsum(frequency_hz + 0.3 * rng.standard_normal(n_samples) / np.sqrt(sfreq_hz)) / sfreq_hz
-        wave = gate * np.sin(phase)
-        out[i] = wave / (wave.std() + 1e-12)
-    return out
+def schedule_stimuli(stimuli: list[Stimulus], duration_s: float, rng: np.random.Generator, *, cycle: bool
+                     ) -> list[tuple[int, float]]:
+    """When each stimulus is played in one recording.
+
+    Stimuli come in a random order, the first after :data:`LEAD_S`, separated by pauses
+    drawn in [:data:`MIN_PAUSE_S`, :data:`MAX_PAUSE_S`], onsets on the 120 Hz grid; a stimulus
+    that does not fit before ``duration_s`` is skipped. With ``cycle`` (few, real stimuli)
+    new random rounds are added until nothing more fits.
+
+    Returns
+    -------
+    list of (int, float)
+        Stimulus index and onset in seconds, in time order.
+    """
+    schedule, cursor = [], LEAD_S
+    while True:
+        added = False
+        for index in rng.permutation(len(stimuli)):
+            if cursor + stimuli[index].duration_s + MIN_PAUSE_S > duration_s:
+                continue
+            onset = round(cursor * MODEL_SFREQ_HZ) / MODEL_SFREQ_HZ
+            schedule.append((int(index), onset))
+            cursor = onset + stimuli[index].duration_s + rng.uniform(MIN_PAUSE_S, MAX_PAUSE_S)
+            added = True
+        if not cycle or not added:
+            return sorted(schedule, key=lambda item: item[1])
 
 
-def upsample(signal: np.ndarray, from_hz: float, to_hz: float, n_out: int) -> np.ndarray:
-    """Band-limited resampling along the last axis (polyphase), cut or padded to ``n_out``."""
-    from scipy.signal import resample_poly
+def drive_timeline(schedule: list[tuple[int, float]], drives: list[np.ndarray],
+                   tokens: list[tuple[np.ndarray, np.ndarray]], silence: np.ndarray, duration_s: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drive of a whole recording at 120 Hz: acoustic features and word tokens.
 
-    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
-    out = resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1)
-    if out.shape[-1] < n_out:
-        out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, n_out - out.shape[-1])])
-    return out[..., :n_out]
+    Parameters
+    ----------
+    schedule : list of (int, float)
+        From :func:`schedule_stimuli`.
+    drives : list of np.ndarray
+        ``(A, T_i)`` acoustic drive of each stimulus; silence elsewhere.
+    tokens : list of (np.ndarray, np.ndarray)
+        Onset frames (inside the stimulus) and vocabulary ids of each stimulus's words.
+    silence : np.ndarray
+        ``(A,)`` drive of silence.
+    duration_s : float
+        Length of the recording, in seconds.
+
+    Returns
+    -------
+    acoustic : np.ndarray
+        ``(A, ceil(duration_s * 120) + 1)`` float32.
+    frames, ids : np.ndarray
+        Onset frame in the recording and vocabulary id of every word token.
+    """
+    n = int(np.ceil(duration_s * MODEL_SFREQ_HZ)) + 1
+    timeline = np.repeat(silence[:, None], n, axis=1).astype(np.float32)
+    frames, ids = [], []
+    for index, onset in schedule:
+        start = int(round(onset * MODEL_SFREQ_HZ))
+        drive = drives[index][:, : n - start]
+        timeline[:, start:start + drive.shape[1]] = drive
+        frames.append(tokens[index][0] + start)
+        ids.append(tokens[index][1])
+    return timeline, np.concatenate(frames).astype(int), np.concatenate(ids).astype(int)

@@ -13,7 +13,6 @@ from biocl.data import simulate_meg_model as gm
 from biocl.data.meg import read_bids
 from biocl.data.simulate_meg import (
     DERIVATIVES,
-    _timeline,
     load_model,
     load_simulation,
     oracle_scores,
@@ -78,7 +77,7 @@ def test_design_snr_holds_in_the_written_data(kit) -> None:
     drives = [model.stimulus_acoustic(i) for i in range(len(stimuli))]
     tokens = [(model.word_frame[model.word_stimulus == i], model.word_id[model.word_stimulus == i])
               for i in range(len(stimuli))]
-    timeline, frames, ids = _timeline(schedule, drives, tokens, model.silence, 24.0)
+    timeline, frames, ids = gm.drive_timeline(schedule, drives, tokens, model.silence, 24.0)
     kernels = model.word_kernels * model.word_gain[0][None, :, None]
     signal = model.leadfield[0] @ gm.predict_sources(model.trf[0], kernels, timeline, frames, ids)
     data = resample_poly(recording.raw.get_data(), 1, 3, axis=1)
