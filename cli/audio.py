@@ -1,14 +1,151 @@
-"""`biocl audio`: Temporal post-training of audio-language models."""
+"""`biocl audio pretrain|posttrain|evaluate|embed` and `biocl simulate audio`: thin shells over biocl.pipelines.audio_temporal."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from biocl_cli.output import not_built
+from biocl.errors import BioclError
+from biocl_cli.output import emit
 
-app = typer.Typer(help="Temporal post-training of audio-language models.")
+app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL A/B, ZSTE).", no_args_is_help=True)
+
+_PROTOCOL = typer.Argument("audio_temporal_quick", help="A protocol file, or the name of one in protocols/.")
+_OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<UTC time>/).")
+_SET = typer.Option(None, "--set", help="Override a protocol value: section.key=value.")
+_ZSTE_ROWS = ("zste_task1", "zste_task2", "zste_task3", "zste_task4", "zste_task5", "compa_text", "compa_audio",
+              "compa_group", "retrieval_a2t_r1", "retrieval_a2t_r10", "retrieval_t2a_r1", "retrieval_t2a_map10")
 
 
-@app.callback(invoke_without_command=True)
-def _not_built() -> None:
-    not_built("audio", 5)
+def _load(protocol: str, overrides: list[str] | None):
+    from biocl.protocols import load_protocol
+    from biocl_cli.protocols import find_protocol
+
+    loaded = load_protocol(find_protocol(protocol), overrides)
+    if loaded.pipeline != "audio_temporal":
+        raise BioclError(f"this is a {loaded.pipeline} protocol, not an audio_temporal one", path=loaded.source_path)
+    return loaded
+
+
+def _run_phases(loaded, names: tuple[str, ...], out: Path | None) -> None:
+    from biocl.pipelines import run_protocol
+
+    phases = [p for p in loaded.phases() if p.name in names]
+    if not phases:
+        raise BioclError(f"the protocol has no {' or '.join(names)} phase", path=loaded.source_path,
+                         hint="see train.phases")
+    phases[0] = phases[0].model_copy(update={"init_from": "none" if phases[0].init_from == "previous"
+                                             else phases[0].init_from})
+    loaded.train.phases = phases
+    run_dir, results = run_protocol(loaded, out)
+    emit({"run_dir": str(run_dir), "model": str(run_dir / "model"), "results": results},
+         _table(results) + f"\nmodel:      {run_dir / 'model'}\nreport:     {run_dir / 'report.html'}")
+
+
+def _table(results: dict) -> str:
+    rows = [f"{'metric':<22}{'before':>9}{'after':>9}"]
+    for name, pair in results.get("before_after", {}).items():
+        if name in _ZSTE_ROWS:
+            rows.append(f"{name:<22}{pair['before']:>9.3f}{pair['after']:>9.3f}")
+    endpoint = results["primary_endpoint"]
+    rows.append(f"{endpoint['metric']} = {endpoint['value']:.3f} (95% CI {endpoint['ci95'][0]:.3f}-"
+                f"{endpoint['ci95'][1]:.3f}) {'PASS' if endpoint['passed'] else 'FAIL'}")
+    return "\n".join(rows)
+
+
+@app.command("pretrain")
+def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str] | None = _SET) -> None:
+    """Base contrastive pretraining on (clip, caption) pairs only; the model is written to <run>/model."""
+    _run_phases(_load(protocol, set_), ("pretrain",), out)
+
+
+@app.command("posttrain")
+def posttrain(
+    protocol: str = _PROTOCOL,
+    model: Path = typer.Option(..., "--model", help="A biocl model folder (a run's model/) or, with "
+                               "--set model.kind=hf_clap, omit and give model.pretrained_path."),
+    out: Path | None = _OUT,
+    set_: list[str] | None = _SET,
+) -> None:
+    """TeminAL A and B on a pretrained model, with every metric before and after."""
+    loaded = _load(protocol, [*(set_ or []), f"model.init_from={model.resolve()}"])
+    _run_phases(loaded, ("temin_a", "temin_b"), out)
+
+
+@app.command("evaluate")
+def evaluate(
+    model: Path = typer.Argument(..., help="A biocl model folder (a run's model/)."),
+    protocol: str = typer.Option("audio_temporal_quick", "--protocol", help="Whose data and held-out pairs to use."),
+    set_: list[str] | None = _SET,
+) -> None:
+    """ZSTE tasks 1-5, CompA-order and retrieval of a saved model on the protocol's held-out class pairs."""
+    from biocl.encoders.clap import load_clap
+    from biocl.pipelines.audio_temporal import evaluate_model, prepare_data
+
+    loaded = _load(protocol, set_)
+    clap = load_clap(model)
+    prepared = prepare_data(loaded, sample_rate_hz=clap.sample_rate_hz)
+    result = evaluate_model(clap, prepared, loaded)
+    lines = [f"{name:<22}{value:>9.3f}" for name, value in result.metrics.items()]
+    emit({"model": str(model), "protocol": loaded.name, "metrics": result.metrics,
+          "n_held_out_pairs": len(prepared.eval_pairs), "n_items": len(prepared.items.pair_ids)},
+         f"{model} on {len(prepared.eval_pairs)} held-out class pairs of {loaded.name}:\n" + "\n".join(lines))
+
+
+@app.command("embed")
+def embed(
+    model: Path = typer.Argument(..., help="A biocl model folder (a run's model/)."),
+    inputs: list[str] = typer.Argument(..., help="Audio files (WAV/FLAC/OGG), or captions with --text."),
+    out: Path = typer.Option(..., "--out", "-o", help="Embeddings .npy (row order = input order; names in <out>.ids.txt)."),
+    text: bool = typer.Option(False, "--text", help="The inputs are captions, not files."),
+) -> None:
+    """L2-normalised embeddings of whole audio files (never cropped) or of captions."""
+    import numpy as np
+
+    from biocl.data.audio import read_audio
+    from biocl.encoders.clap import load_clap
+    from biocl.io import atomic_path, write_text
+
+    clap = load_clap(model)
+    if text:
+        embeddings = clap.embed_text(inputs)
+    else:
+        clips = []
+        for path in inputs:
+            waveform = read_audio(path, clap.sample_rate_hz)
+            if waveform.size == 0:
+                raise BioclError("zero-length clip: nothing to embed", path=path)
+            clips.append(waveform)
+        embeddings = np.zeros((len(clips), clap.embed_dim), dtype=np.float32)
+        for length in sorted({len(c) for c in clips}):
+            rows = [i for i, c in enumerate(clips) if len(c) == length]
+            embeddings[rows] = clap.embed_audio([clips[i] for i in rows])
+    out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, embeddings)
+    ids = out.with_suffix(".ids.txt")
+    write_text(ids, "".join(f"{name}\n" for name in inputs))
+    emit({"embeddings": str(out), "ids": str(ids), "n": len(inputs), "dim": int(embeddings.shape[1]),
+          "kind": "text" if text else "audio"},
+         f"{len(inputs)} {'captions' if text else 'clips'} -> {out} ({embeddings.shape[1]} dimensions)")
+
+
+def simulate_command(
+    out: Path = typer.Argument(..., help="Folder to write (ESC-50 layout: meta/esc50.csv, audio/*.wav)."),
+    n_classes: int = typer.Option(12, "--classes", help="Sound classes (2-12)."),
+    clips_per_class: int = typer.Option(30, "--clips-per-class", help="Clips per class."),
+    clip_s: float = typer.Option(1.0, "--clip-s", help="Clip length, seconds."),
+    sample_rate_hz: int = typer.Option(16000, "--sample-rate", help="Sample rate, Hz."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+) -> None:
+    """Simulated sound events (tones, chirps, noise, clicks, AM/FM...) as WAV files in the ESC-50 layout."""
+    from biocl.data.simulate_audio import simulate_sound_events
+
+    summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
+                                    sample_rate_hz=sample_rate_hz, seed=seed, overwrite=overwrite)
+    emit({"out": str(out), **summary},
+         f"{summary['n_clips']} simulated clips of {len(summary['classes'])} classes "
+         f"({', '.join(summary['classes'])}) -> {out}")

@@ -325,8 +325,8 @@ def load_audio_dataset(root: str | Path, *, layout: Layout, sample_rate_hz: int,
     pattern, label_names
         For ``labelled_names``: see :func:`list_labelled_names`.
     max_clips_per_label : int | None
-        Keep at most this many clips per label (the first in sorted file order): a
-        deterministic budget for quick runs on large data sets.
+        Keep at most this many clips per label, evenly spaced in sorted file order (so
+        every speaker or fold keeps some): a deterministic budget for quick runs.
 
     Returns
     -------
@@ -345,7 +345,7 @@ def load_audio_dataset(root: str | Path, *, layout: Layout, sample_rate_hz: int,
     listed.sort(key=lambda clip: str(clip.path))
     dropped_while_listing = sum(excluded.values())
     if max_clips_per_label is not None:
-        listed = _first_per_label(listed, max_clips_per_label)
+        listed = _evenly_per_label(listed, max_clips_per_label)
     examples: dict[str, list[str]] = {}
     clips = []
     for clip in listed:
@@ -386,14 +386,18 @@ def _check_clip(clip: AudioClip, sample_rate_hz: int, silence_dbfs: float, min_d
     return None
 
 
-def _first_per_label(clips: Iterable[AudioClip], limit: int) -> list[AudioClip]:
-    seen: Counter = Counter()
-    kept = []
+def _evenly_per_label(clips: Iterable[AudioClip], limit: int) -> list[AudioClip]:
+    """At most ``limit`` clips per label, evenly spaced in sorted order (so every speaker or fold keeps some)."""
+    by_label: dict[str | None, list[AudioClip]] = {}
     for clip in clips:
-        if seen[clip.label] < limit:
-            kept.append(clip)
-            seen[clip.label] += 1
-    return kept
+        by_label.setdefault(clip.label, []).append(clip)
+    kept = []
+    for group in by_label.values():
+        if len(group) <= limit:
+            kept += group
+        else:
+            kept += [group[i] for i in np.linspace(0, len(group) - 1, limit).round().astype(int)]
+    return sorted(kept, key=lambda clip: str(clip.path))
 
 
 @contextlib.contextmanager

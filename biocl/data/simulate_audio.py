@@ -199,6 +199,7 @@ def simulate_sound_events(out_dir: str | Path, *, n_classes: int = 10, clips_per
     rng = np.random.default_rng(seed)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(0o755)
     try:
         (staging / "audio").mkdir()
         (staging / "meta").mkdir()
@@ -224,6 +225,8 @@ def simulate_sound_events(out_dir: str | Path, *, n_classes: int = 10, clips_per
                            f"of {clip_s} s at {sample_rate_hz} Hz, ESC-50 layout",
             "generator": "biocl.data.simulate_audio",
             "classes": classes,
+            "n_classes": n_classes,
+            "clips_per_class": clips_per_class,
             "n_clips": len(rows),
             "clip_s": clip_s,
             "sample_rate_hz": sample_rate_hz,

@@ -1,7 +1,7 @@
 """A compact audio encoder: a small CNN on log-mel spectrograms, small enough to train on 2 CPU cores.
 
 The waveform becomes a log-mel spectrogram (torchaudio; no learned parameters),
-standardised per clip so the level of a recording does not move its embedding. Three
+standardised per clip so the level of a recording hardly moves its embedding. Three
 convolution blocks (``features.0-2``) turn it into a feature map; the map is averaged over
 frequency and then over ``time_bins`` equal parts of the clip, and the bins are
 concatenated before the fully connected layers (``fc``). Keeping a coarse time axis is

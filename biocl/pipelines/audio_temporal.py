@@ -150,7 +150,7 @@ def _data_source(protocol: Protocol, cache_dir: Path) -> tuple[Path, str, dict[s
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     root = protocol.resolve_path(data.root) if data.root else cache_dir / f"audio_events_sim-{key}"
     summary = simulation_summary(root)
-    if summary is None or any(summary.get(k) != v for k, v in params.items() if k != "n_classes") \
+    if summary is None or any(summary.get(k) != v for k, v in params.items()) \
             or summary.get("classes") != list(SOUND_CLASSES)[:sim.n_classes]:
         info(f"[audio] simulating {sim.n_classes} sound classes x {sim.clips_per_class} clips into {root}")
         summary = simulate_sound_events(root, overwrite=True, **params)
