@@ -55,7 +55,17 @@ def find_bids_recordings(
 ) -> list[tuple[Path, dict[str, str]]]:
     """Every MEG/EEG recording file of a BIDS folder with its entities, sorted by path.
 
+    Recordings are looked for in ``sub-*/meg``, ``sub-*/eeg`` and ``sub-*/ses-*/{meg,eeg}``.
     Only the first part of a split FIF recording is listed (MNE reads the rest with it).
+
+    Parameters
+    ----------
+    root : str | Path
+        The data set root.
+    subjects, sessions, tasks : str | iterable of str | None
+        Labels to keep; all when None.
+    datatype : {"meg", "eeg"} | None
+        Keep only this data type.
 
     Returns
     -------

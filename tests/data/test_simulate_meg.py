@@ -147,3 +147,14 @@ def test_bad_arguments(tmp_path: Path, kit) -> None:
         simulate_meg_bids(kit.root, **TINY)
     with pytest.raises(BioclError, match="too short"):
         simulate_meg_bids(tmp_path / "x", duration_s=3.0)
+
+
+def test_same_seed_same_files_and_every_session_is_written(tmp_path: Path) -> None:
+    args = dict(n_subjects=1, n_sessions=2, duration_s=12.0, sfreq_hz=300.0, n_background=4, seed=5)
+    first = simulate_meg_bids(tmp_path / "a", **args)
+    second = simulate_meg_bids(tmp_path / "b", **args)
+    assert first.sha256 == second.sha256
+    assert simulate_meg_bids(tmp_path / "c", **{**args, "seed": 6}).sha256 != first.sha256
+    recordings = read_bids(first.root)
+    assert [(r.subject, r.session) for r in recordings] == [("01", "0"), ("01", "1")]
+    assert all(len(r.raw.info["bads"]) == 1 for r in recordings)
