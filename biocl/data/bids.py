@@ -168,7 +168,7 @@ def read_bids(
         recordings.append(recording_from_raw(
             raw, path, subject=entities.get("subject", "01"), session=entities.get("session", "0"),
             task=entities.get("task", "task"), events=events, picks=picks, montage=montage,
-            triggers=_stim_triggers(raw),
+            triggers=_stim_triggers(raw, path),
         ))
     return recordings
 

@@ -183,7 +183,7 @@ def read_recording(
     except Exception as exc:  # MNE's readers raise many types for a damaged file
         raise BioclError(f"cannot read the recording ({type(exc).__name__}: {exc})", path=path,
                          hint=f"check the file is complete and in a format MNE reads ({_READABLE})") from exc
-    triggers = _stim_triggers(raw)
+    triggers = _stim_triggers(raw, path)
     return recording_from_raw(raw, path, subject=subject, session=session, task=task, events=events,
                               picks=picks, montage=montage, triggers=triggers)
 
@@ -265,7 +265,8 @@ def _place_missing_positions(raw: mne.io.BaseRaw, montage: str, path: Path) -> N
     raw.set_montage(standard, match_case=False, on_missing="ignore", verbose="error")
 
 
-def _stim_triggers(raw: mne.io.BaseRaw) -> np.ndarray:
+def _stim_triggers(raw: mne.io.BaseRaw, path: Path | None = None) -> np.ndarray:
+    """``mne.find_events`` on the stimulus channels, read before they are dropped."""
     import mne
 
     if len(mne.pick_types(raw.info, meg=False, stim=True, exclude=[])) == 0:
@@ -275,6 +276,9 @@ def _stim_triggers(raw: mne.io.BaseRaw) -> np.ndarray:
     except ValueError:
         # A stimulus channel that never changes, or that MNE cannot decode, holds no triggers.
         return np.zeros((0, 3), dtype=np.int64)
+    except Exception as exc:  # reading the channel from a damaged file
+        raise BioclError(f"cannot read the stimulus channel ({type(exc).__name__}: {exc})", path=path,
+                         hint="the file may be truncated; copy it again") from exc
 
 
 def read_trigger_file(path: str | Path) -> np.ndarray:
