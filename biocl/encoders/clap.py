@@ -269,7 +269,11 @@ class HFClapAdapter(_DualEncoder):
     def prepare_audio(self, waveforms: Sequence[np.ndarray] | np.ndarray) -> dict[str, torch.Tensor]:
         """The feature extractor's ``input_features`` and ``is_longer`` for clips of at most its maximum length."""
         batch = fit_waveforms(waveforms, 1, self.max_samples)
-        features = self.processor.feature_extractor(list(batch), sampling_rate=self.sample_rate_hz, return_tensors="pt")
+        # The input layout must follow the model (4 stacked mels for fusion models, 1 otherwise),
+        # whatever the saved extractor's default.
+        truncation = "fusion" if self.clap.config.audio_config.enable_fusion else "rand_trunc"
+        features = self.processor.feature_extractor(list(batch), sampling_rate=self.sample_rate_hz,
+                                                    truncation=truncation, return_tensors="pt")
         # No clip is longer than the maximum (cut above), so the true flag is False for all;
         # the extractor sets one at random in fusion mode, which would make embeddings random.
         return {"input_features": features["input_features"],

@@ -1,0 +1,127 @@
+"""The Hugging Face CLAP adapter, on a tiny randomly initialised checkpoint saved to a temporary folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from biocl.errors import BioclError
+
+pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter")
+
+
+def _byte_level_tokenizer(folder: Path):
+    """A RoBERTa byte-level BPE tokenizer with one token per byte (no merges): nothing downloaded."""
+    from transformers import RobertaTokenizer
+
+    # GPT-2's byte-to-character table: printable bytes stand for themselves, the others
+    # are shifted past 255.
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    characters = [chr(b) for b in printable] + [chr(256 + i) for i in range(256 - len(printable))]
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    vocab = {token: i for i, token in enumerate(specials + characters)}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")), len(vocab)
+
+
+@pytest.fixture(scope="module")
+def tiny_clap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("tiny_clap")
+    tokenizer, vocab_size = _byte_level_tokenizer(folder)
+    config = transformers.ClapConfig(
+        text_config=dict(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=64, projection_dim=16),
+        audio_config=dict(num_mel_bins=16, window_size=4, spec_size=64, patch_size=2, patch_stride=2, hidden_size=32,
+                          patch_embeds_hidden_size=16, projection_dim=16, depths=[1, 1], num_hidden_layers=2,
+                          num_attention_heads=[2, 2], enable_fusion=False),
+        projection_dim=16)
+    torch.manual_seed(0)
+    transformers.ClapModel(config).save_pretrained(folder)
+    extractor = transformers.ClapFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, max_length_s=1,
+                                                  fft_window_size=512, truncation="fusion", padding="repeatpad")
+    transformers.ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def test_adapter_embeds_deterministically_without_crops(tiny_clap_dir: Path) -> None:
+    from biocl.encoders.clap import HFClapAdapter
+
+    model = HFClapAdapter(tiny_clap_dir)
+    assert model.sample_rate_hz == 16000 and model.embed_dim == 16
+    rng = np.random.default_rng(0)
+    clips = (0.1 * rng.standard_normal((3, 24000))).astype(np.float32)  # longer than the 1 s maximum
+    first, second = model.embed_audio(clips), model.embed_audio(clips)
+    # The extractor's fusion mode flips a random "is_longer" flag and crops long clips at
+    # random; the adapter cuts to the first second and clears the flag, so nothing is random.
+    assert np.array_equal(first, second)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(model.embed_audio(clips[:, :16000]), first, atol=1e-6)
+    text = model.embed_text(["dog before siren", "siren before dog"])
+    assert text.shape == (2, 16) and not np.allclose(text[0], text[1])
+    assert abs(model.log_scale_value() - np.log(1 / 0.07)) < 1e-5
+
+
+def test_adapter_trains_through_the_shared_interface(tiny_clap_dir: Path) -> None:
+    from biocl.encoders.clap import HFClapAdapter
+    from biocl.heads.losses import TNCELoss
+
+    model = HFClapAdapter(tiny_clap_dir)
+    names = [n for n, _ in model.named_parameters()]
+    for prefix in model.paper_trainable():
+        assert any(n.startswith(prefix) for n in names), prefix
+    clips = np.random.default_rng(1).standard_normal((6, 8000)).astype(np.float32) * 0.1
+    audio, text = model([model.prepare_audio(clips[:4]), model.prepare_audio(clips[4:])],
+                        model.prepare_text(["a before b", "b before a", "c before d", "d before c", "a while b",
+                                            "c while d"]))
+    loss_module = TNCELoss(1.0, 0.25)
+    loss_module.logit_scale = model.logit_scale
+    loss = loss_module(audio, text, torch.tensor([2, 3, 0, 1, -1, -1]))
+    loss.backward()
+    assert torch.isfinite(loss) and model.logit_scale.log_scale.grad is not None
+    assert model.clap.text_projection.linear1.weight.grad is not None
+
+
+def test_adapter_save_and_reload(tiny_clap_dir: Path, tmp_path: Path) -> None:
+    from biocl.encoders.clap import HFClapAdapter, load_clap
+
+    model = HFClapAdapter(tiny_clap_dir)
+    with torch.no_grad():
+        model.clap.audio_projection.linear1.weight.mul_(2.0)
+    model.save(tmp_path / "post")
+    again = load_clap(tmp_path / "post")
+    assert torch.equal(again.clap.audio_projection.linear1.weight, model.clap.audio_projection.linear1.weight)
+
+
+def test_missing_folder_names_the_path_and_the_extra(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from biocl.encoders.clap import HFClapAdapter
+
+    with pytest.raises(BioclError, match="not found") as err:
+        HFClapAdapter(tmp_path / "laion-clap")
+    assert "laion-clap" in err.value.one_line() and "biocl[hf]" in err.value.one_line()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BioclError, match="cannot load a CLAP"):
+        HFClapAdapter(tmp_path / "empty")
+
+
+def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import builtins
+
+    from biocl.encoders.clap import HFClapAdapter
+
+    real_import = builtins.__import__
+
+    def no_transformers(name: str, *args, **kwargs):
+        if name == "transformers":
+            raise ImportError("No module named 'transformers'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_transformers)
+    with pytest.raises(BioclError, match=r"pip install 'biocl\[hf\]'"):
+        HFClapAdapter(tmp_path)
