@@ -1,14 +1,211 @@
-"""`biocl dna`: DNA embedding, binning and evaluation."""
+"""`biocl dna embed|bin|evaluate|train` and `biocl simulate dna`: thin shells over biocl.pipelines.dna_*."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from biocl_cli.output import not_built
+from biocl.errors import BioclError
+from biocl_cli.output import emit
 
-app = typer.Typer(help="DNA embedding, binning and evaluation.")
+app = typer.Typer(help="DNA embedding, binning and evaluation.", no_args_is_help=True)
+
+_DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA).")
+_SEED = typer.Option(0, "--seed", help="Seed of training and of every random choice.")
+_TRUST = typer.Option(False, "--trust-remote-code",
+                      help="Allow model code shipped in a Hugging Face folder to run (DNABERT-2/-S need it).")
 
 
-@app.callback(invoke_without_command=True)
-def _not_built() -> None:
-    not_built("dna", 4)
+@app.command("embed")
+def embed(
+    fasta: Path = typer.Argument(..., help="Sequences (FASTA/FASTQ, plain, gzip or bzip2)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Embeddings .npy (ids are written to <out>.ids.txt)."),
+    model: str = typer.Option("default", "--model", help="'default' (train on the input itself), a file from "
+                              "`biocl dna train`, or a local Hugging Face folder."),
+    steps: int = typer.Option(300, "--steps", help="Self-training steps for --model default (0: untrained)."),
+    window_bp: int = typer.Option(10_000, "--window-bp", help="Window length; windows are averaged per sequence."),
+    min_length_bp: int = typer.Option(0, "--min-length", help="Skip sequences shorter than this (bp)."),
+    trust_remote_code: bool = _TRUST,
+    seed: int = _SEED,
+    device: str = _DEVICE,
+) -> None:
+    """Embed every sequence of a file; rows follow the input order."""
+    import numpy as np
+    import torch
+
+    from biocl.data.dna import ReadStats, read_sequences
+    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
+    from biocl.io import atomic_path, write_text
+    from biocl.pipelines.dna_training import load_embedding_model, self_train
+    from biocl.train import select_device
+
+    stats = ReadStats()
+    records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
+    torch.manual_seed(seed)
+    if model == "default":
+        encoder = DnaConvEncoder()
+        if steps > 0:
+            encoder = self_train(encoder, {r.id: r.seq for r in records}, steps=steps, seed=seed, device=device)
+    else:
+        encoder = load_embedding_model(model, trust_remote_code=trust_remote_code)
+    run_device = select_device(device)
+    embeddings = embed_sequences(encoder.to(run_device), [r.seq for r in records], window_bp=window_bp,
+                                 device=run_device)
+    out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, embeddings)
+    ids_path = out.with_suffix(".ids.txt")
+    write_text(ids_path, "".join(f"{r.id}\n" for r in records))
+    emit({"embeddings": str(out), "ids": str(ids_path), "n_sequences": len(records),
+          "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short},
+         f"{len(records)} sequences -> {out} ({embeddings.shape[1]} dimensions); ids in {ids_path}")
+
+
+@app.command("bin")
+def bin_command(
+    fasta: Path = typer.Argument(..., help="Contigs or long reads (FASTA/FASTQ, plain, gzip or bzip2)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (bins/, clusters.tsv, bins.binning, unbinned)."),
+    features: str = typer.Option("learned", "--features", help="'learned' (self-trained encoder) or 'tnf' "
+                                 "(canonical tetranucleotide frequencies)."),
+    model: str | None = typer.Option(None, "--model", help="Start from this encoder (file or Hugging Face folder)."),
+    steps: int = typer.Option(300, "--steps", help="Self-training steps (weighted SimCLR)."),
+    mimix_steps: int = typer.Option(0, "--mimix-steps", help="Further MI-Mix steps."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Pairs per training step."),
+    segment_bp: int = typer.Option(2_000, "--segment-bp", help="Training view length (bp)."),
+    binner: str = typer.Option("graph", "--binner", help="'graph' (kNN graph, O(n k) memory) or 'kmedoid' "
+                               "(the paper's, O(n^2))."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Cosine threshold (default: self-calibrated)."),
+    threshold_percentile: float = typer.Option(20.0, "--threshold-percentile",
+                                               help="Percentile of half-to-half similarities for the threshold."),
+    min_length_bp: int = typer.Option(2_500, "--min-length", help="Shorter sequences are left unbinned (bp)."),
+    min_bin_size: int = typer.Option(10, "--min-bin-size", help="Smaller bins are dissolved (sequences)."),
+    save_model: Path | None = typer.Option(None, "--save-model", help="Also write the trained encoder here."),
+    trust_remote_code: bool = _TRUST,
+    seed: int = _SEED,
+    device: str = _DEVICE,
+) -> None:
+    """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed)."""
+    from biocl.pipelines.dna_binning import bin_fasta
+
+    summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
+                        steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
+                        binner=binner, threshold=threshold, threshold_percentile=threshold_percentile,
+                        min_length_bp=min_length_bp, min_bin_size=min_bin_size, seed=seed, device=device,
+                        save_model=save_model)
+    emit(summary, f"{summary['n_sequences']} sequences: {summary['n_bins']} bins holding {summary['n_binned']}, "
+                  f"{summary['n_unbinned']} unbinned ({summary['n_too_short']} too short); threshold "
+                  f"{summary['threshold']:.4f}\nbins in {out / 'bins'}; table {out / 'clusters.tsv'}")
+
+
+@app.command("evaluate")
+def evaluate(
+    bins: Path = typer.Argument(..., help="A `biocl dna bin` folder, clusters.tsv or a bioboxes .binning file."),
+    truth: Path = typer.Option(..., "--truth", help="Gold standard: bioboxes or sequence_id<TAB>label TSV."),
+    fasta: Path | None = typer.Option(None, "--fasta", help="The binned sequences, for base-pair (AMBER) metrics."),
+) -> None:
+    """Score bins against a gold standard: ARI, matched F1 counts, AMBER purity/completeness."""
+    from biocl.data.dna import read_sequences
+    from biocl.pipelines.dna_binning import evaluate_binning
+
+    lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)} if fasta else None
+    result = evaluate_binning(bins, truth, lengths=lengths)
+    match = result["match"]
+    human = (f"{result['n_sequences']} sequences, {match['n_species']} genomes, {match['n_bins']} bins, "
+             f"{result['n_unbinned']} unbinned\nARI {result['ari']:.4f}; mean F1 {match['mean_f1']:.4f}; "
+             f"genomes with F1 > 0.5: {match['n_f1_above_0_5']}, > 0.9: {match['n_f1_above_0_9']}")
+    if "amber" in result:
+        recovered = ", ".join(f">{r['completeness_gt']:.0%}/<{r['contamination_lt']:.0%}: {r['n_genomes']}"
+                              for r in result["amber"]["recovered"])
+        human += (f"\npurity {result['amber']['mean_purity']:.4f}, completeness "
+                  f"{result['amber']['mean_completeness']:.4f} (bp); recovered (completeness/contamination) {recovered}")
+    emit(result, human)
+
+
+@app.command("train")
+def train(
+    fasta: list[Path] = typer.Argument(..., help="Training sequences: FASTA/FASTQ files."),
+    out: Path = typer.Option(..., "--out", "-o", help="Encoder checkpoint to write (.safetensors)."),
+    group_by: str = typer.Option("sequence", "--group-by", help="Positives from one 'sequence', or from one "
+                                 "'file' (one genome per file, the paper's rule)."),
+    init: Path | None = typer.Option(None, "--init", help="Start from this checkpoint."),
+    steps: int = typer.Option(500, "--steps", help="Phase I (weighted SimCLR) steps."),
+    mimix_steps: int = typer.Option(250, "--mimix-steps", help="Phase II (MI-Mix) steps."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Pairs per step."),
+    segment_bp: int = typer.Option(2_000, "--segment-bp", help="View length (bp)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    min_length_bp: int = typer.Option(2_500, "--min-length", help="Skip shorter sequences (bp)."),
+    seed: int = _SEED,
+    device: str = _DEVICE,
+) -> None:
+    """Train the default encoder with C2LR on your sequences and write a checkpoint."""
+    import torch
+
+    from biocl.data.dna import read_sequences
+    from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder, save_dna_encoder
+    from biocl.pipelines.dna_training import self_train
+
+    if group_by not in ("sequence", "file"):
+        raise BioclError(f"unknown --group-by {group_by!r}", hint="use 'sequence' or 'file'")
+    groups: dict[str, list[str]] = {}
+    for path in fasta:
+        for record in read_sequences(path, min_length_bp=min_length_bp):
+            key = str(path) if group_by == "file" else record.id
+            if group_by == "sequence" and key in groups:
+                raise BioclError(f"sequence id {key!r} appears in two input files", path=path,
+                                 hint="make ids unique across files or use --group-by file")
+            groups.setdefault(key, []).append(record.seq)
+    torch.manual_seed(seed)
+    encoder = load_dna_encoder(init) if init else DnaConvEncoder()
+    encoder = self_train(encoder, groups, steps=steps, mimix_steps=mimix_steps, batch_size=batch_size,
+                         segment_bp=segment_bp, lr=lr, seed=seed, device=device)
+    digest = save_dna_encoder(encoder, out)
+    emit({"checkpoint": str(out), "sha256": digest, "groups": len(groups), "steps": steps,
+          "mimix_steps": mimix_steps}, f"trained on {len(groups)} {group_by}s -> {out} (sha256 {digest[:12]})")
+
+
+def simulate_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    genomes: list[Path] | None = typer.Option(None, "--genome", help="Sample from these genome FASTA files "
+                                              "(repeatable) instead of simulating genomes."),
+    n_species: int = typer.Option(12, "--species", help="Simulated species."),
+    strains: int = typer.Option(2, "--strains", help="Strains per simulated species."),
+    genome_bp: int = typer.Option(200_000, "--genome-bp", help="Simulated genome length (bp)."),
+    contigs_per_genome: int = typer.Option(50, "--contigs-per-genome", help="Fragments sampled per genome."),
+    min_bp: int = typer.Option(2_500, "--min-bp", help="Shortest fragment (bp)."),
+    max_bp: int = typer.Option(10_000, "--max-bp", help="Longest fragment (bp)."),
+    substitution_rate: float = typer.Option(0.0, "--substitution-rate", help="Per-base substitution rate."),
+    insertion_rate: float = typer.Option(0.0, "--insertion-rate", help="Per-base insertion rate."),
+    deletion_rate: float = typer.Option(0.0, "--deletion-rate", help="Per-base deletion rate."),
+    rc_fraction: float = typer.Option(0.5, "--rc-fraction", help="Share of reverse-complemented fragments."),
+    fastq: bool = typer.Option(False, "--fastq", help="Write FASTQ instead of FASTA."),
+    seed: int = _SEED,
+) -> None:
+    """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
+    from biocl.data.simulate_dna import sample_contigs, simulate_genomes
+
+    sources: dict[str, Path]
+    if genomes:
+        sources = {}
+        for path in genomes:
+            label = path.name.split(".")[0]
+            if label in sources:
+                raise BioclError(f"two genome files give the label {label!r}", path=path, hint="rename one of them")
+            if not path.is_file():
+                raise BioclError("genome file not found", path=path)
+            sources[label] = path
+        manifest = None
+    else:
+        simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
+                                     genome_bp=genome_bp, seed=seed)
+        sources, manifest = dict(simulated.genomes), simulated.manifest
+    reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
+                                 n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),
+                                 substitution_rate=substitution_rate, insertion_rate=insertion_rate,
+                                 deletion_rate=deletion_rate, reverse_complement_fraction=rc_fraction,
+                                 fmt="fastq" if fastq else "fasta", seed=seed)
+    document = {"genomes": len(sources), "contigs": str(reads), "gold_standard": str(gold),
+                "manifest": str(manifest) if manifest else None, "simulated_genomes": not genomes}
+    emit(document, f"{len(sources)} genomes -> {reads} ({contigs_per_genome} per genome); gold standard {gold}"
+                   + (f"; genomes listed in {manifest}" if manifest else ""))
