@@ -1,0 +1,181 @@
+"""The audio temporal pipeline end to end on a tiny protocol, its CLI, and the FSDD protocol on real clips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from biocl.errors import BioclError
+from biocl.pipelines import run_protocol
+from biocl.protocols import load_protocol, validate_protocol
+
+REPO = Path(__file__).resolve().parents[2]
+
+TINY = {
+    "name": "audio_tiny", "version": "1", "pipeline": "audio_temporal", "seed": 0,
+    "data": {"simulation": {"n_classes": 4, "clips_per_class": 6, "clip_s": 0.25, "sample_rate_hz": 8000},
+             "sample_rate_hz": 8000, "clip_s": 0.25, "eval_pair_fraction": 0.34, "eval_instances_per_pair": 2,
+             "train_rounds_per_epoch": 2},
+    "model": {"embed_dim": 8, "audio": {"n_mels": 16, "n_fft": 128, "hop_length": 64, "channels": [4, 8],
+                                        "time_bins": 2, "hidden_dim": 16, "output_dim": 16},
+              "text": {"d_model": 16, "n_layers": 2, "n_heads": 2, "ff_dim": 32, "max_tokens": 12}},
+    "loss": {"a_same": 1.0, "a_cross": 0.25, "replay_weight": 1.0},
+    "train": {"threads": 1, "device": "cpu", "phases": [
+        {"name": "pretrain", "epochs": 2, "batch_size": 8, "init_from": "none"},
+        {"name": "temin_a", "epochs": 1, "batch_size": 4, "trainable": ["@paper"]},
+        {"name": "temin_b", "epochs": 1, "batch_size": 4, "trainable": ["@paper", "text.layers.0."]}]},
+    "evaluate": {"n_task4_candidates": 10, "n_permutations": 50},
+    "acceptance": {"metric": "zste_task3_after", "threshold": 0.9, "chance": 1 / 3, "unit": "clip"},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list[str]]:
+    """One tiny run, with a spy recording which loss each post-training step used."""
+    from biocl.heads.losses import ClipLoss, TNCELoss
+
+    calls: list[str] = []
+    real_tnce, real_clip = TNCELoss.forward, ClipLoss.forward
+
+    def tnce(self, *args, **kwargs):
+        calls.append("tnce")
+        return real_tnce(self, *args, **kwargs)
+
+    def clip(self, *args, **kwargs):
+        calls.append("clip")
+        return real_clip(self, *args, **kwargs)
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("BIOCL_CACHE", str(tmp_path_factory.mktemp("cache")))
+    patch.setattr(TNCELoss, "forward", tnce)
+    patch.setattr(ClipLoss, "forward", clip)
+    try:
+        run_dir, results = run_protocol(validate_protocol(TINY), tmp_path_factory.mktemp("runs") / "tiny",
+                                        report=False)
+    finally:
+        patch.undo()
+    return run_dir, results, calls
+
+
+def test_results_hold_every_metric_before_and_after(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    run_dir, results, _ = tiny_run
+    tasks = [f"zste_task{k}" for k in range(1, 6)] + ["compa_text", "compa_audio", "compa_group",
+                                                       "retrieval_a2t_r1", "retrieval_t2a_map10"]
+    for task in tasks:
+        assert set(results["before_after"][task]) == {"before", "after"}
+        assert f"{task}_before" in results["metrics"] and f"{task}_after" in results["metrics"]
+    endpoint = results["primary_endpoint"]
+    # 2 held-out pairs x 2 instances x (forward, reversed) joins, each a 0/1 unit.
+    assert endpoint["n_units"] == 8 and set(endpoint["unit_values"]) <= {0.0, 1.0}
+    assert np.mean(endpoint["unit_values"]) == pytest.approx(results["metrics"]["zste_task3_after"])
+    assert results["data"]["simulated"] is True and len(results["data"]["sha256"]) == 64
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert results["checkpoint"]["sha256"] and results["device"] == "cpu"
+
+
+def test_held_out_pairs_are_never_composed_in_post_training(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    _, results, _ = tiny_run
+    assert results["disjointness"]["asserted"] is True
+    flow = {row["stage"]: row["count"] for row in results["flow"]}
+    assert flow["unordered class pairs"] == 6
+    assert flow["post-training class pairs"] + flow["held-out evaluation class pairs"] == 6
+    assert flow["held-out evaluation class pairs"] == 2
+
+
+def test_tnce_loss_path_is_used_in_temin_b(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    _, results, calls = tiny_run
+    assert "tnce" in calls and "clip" in calls
+    phases = [r["phase"] for r in results["phases"]]
+    assert phases == ["pretrain", "pretrain", "temin_a", "temin_b"]
+
+
+def test_report_material_has_the_design_shapes(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    _, results, _ = tiny_run
+    kinds = [f["kind"] for f in results["figures"]]
+    assert kinds.count("grouped_bar") == 2 and kinds.count("heatmap") == 2
+    heatmap = next(f for f in results["figures"] if f["kind"] == "heatmap")
+    assert np.asarray(heatmap["matrix"]).shape == (3, 3) and len(heatmap["col_labels"]) == 3
+    assert results["subgroups"][0]["prespecified"] is False and results["subgroups"][0]["rows"]
+    assert 0 < results["permutation_test"]["p_value"] <= 1
+    assert results["model"]["parameters"] > 0 and "trainable_per_phase" in results["model"]["spec"]
+    assert all({"id", "value", "detail"} <= set(w) for w in results["worst_cases"])
+
+
+def test_same_protocol_same_results(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _, first, _ = tiny_run
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    _, second = run_protocol(validate_protocol(TINY), tmp_path / "again", report=False)
+    assert second["metrics"] == first["metrics"]
+
+
+def test_evaluation_is_not_random(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path) -> None:
+    from biocl.encoders.clap import load_clap
+    from biocl.pipelines.audio_temporal import evaluate_model, prepare_data
+
+    run_dir, results, _ = tiny_run
+    protocol = validate_protocol(TINY)
+    model = load_clap(run_dir / "model")
+    # Simulated again into a fresh folder: the same seed writes the same clips.
+    prepared = prepare_data(protocol, sample_rate_hz=8000, cache_dir=tmp_path / "cache")
+    first, second = evaluate_model(model, prepared, protocol), evaluate_model(model, prepared, protocol)
+    assert first.metrics == second.metrics
+    assert first.metrics["zste_task3"] == pytest.approx(results["metrics"]["zste_task3_after"])
+
+
+def test_bad_phase_name_and_unknown_trainable_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["phases"][0]["name"] = "warmup"
+    with pytest.raises(BioclError, match="unknown phase 'warmup'"):
+        run_protocol(validate_protocol(raw), tmp_path / "a", report=False)
+    raw = json.loads(json.dumps(TINY))
+    raw["train"]["phases"][1]["trainable"] = ["no_such_layer."]
+    with pytest.raises(BioclError, match="matches no parameter"):
+        run_protocol(validate_protocol(raw), tmp_path / "b", report=False)
+
+
+def test_cli_simulate_embed_and_evaluate(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from biocl_cli.main import main
+    from biocl_cli.output import state
+
+    run_dir, _, _ = tiny_run
+    assert main(["simulate", "audio", str(tmp_path / "sim"), "--classes", "3", "--clips-per-class", "2",
+                 "--clip-s", "0.25", "--sample-rate", "8000"]) == 0
+    wavs = sorted(str(p) for p in (tmp_path / "sim" / "audio").glob("*.wav"))[:3]
+    capsys.readouterr()
+    try:
+        assert main(["--json", "audio", "embed", str(run_dir / "model"), *wavs, "--out", str(tmp_path / "e")]) == 0
+        document = json.loads(capsys.readouterr().out)
+    finally:
+        state.json = False
+    embeddings = np.load(tmp_path / "e.npy")
+    assert document["n"] == 3 and embeddings.shape == (3, 8)
+    assert (tmp_path / "e.ids.txt").read_text().splitlines() == wavs
+    assert main(["audio", "embed", str(run_dir / "model"), str(tmp_path / "missing.wav"), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "missing.wav" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_fsdd_protocol_runs_on_real_clips(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    overrides = [f"data.root={shared_data / 'audio_events' / 'fsdd'}", "data.max_clips_per_label=12",
+                 "data.train_rounds_per_epoch=1", "data.eval_instances_per_pair=1",
+                 "model.audio.channels=[4, 8]", "model.text.n_layers=1", "evaluate.n_permutations=20",
+                 "train.phases.0.epochs=1", "train.phases.1.epochs=1", "train.phases.2.epochs=1",
+                 "train.phases.1.trainable=[\"@paper\"]", "train.phases.2.trainable=[\"@paper\"]"]
+    protocol = load_protocol(REPO / "protocols" / "audio_temporal_fsdd.yaml", overrides)
+    torch.set_num_threads(1)
+    _, results = run_protocol(protocol, tmp_path / "fsdd", report=False)
+    assert results["data"]["simulated"] is False and results["data"]["licence"] == "CC BY-SA 4.0"
+    assert "zste_task3" in results["before_after"] and "compa_group" in results["before_after"]
+    flow = {row["stage"]: row["count"] for row in results["flow"]}
+    assert flow["classes"] == 10 and flow["unordered class pairs"] == 45
+    names = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+    assert all(set(w["id"].split("+")) <= names for w in results["worst_cases"])
