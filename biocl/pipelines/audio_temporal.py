@@ -401,14 +401,22 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
     details = _details(protocol, prepared, before, after, model=model, model_path=model_dir / "model.safetensors",
                        model_sha256=sha, fit=fit, device=trainer.device.type,
                        trainable={s.phase.name: s.phase.trainable or ["(all)"] for s in specs})
-    baselines = {"before_post_training": {k: v for k, v in before.metrics.items()},
-                 "chance": {**CHANCE, "zste_task1": 1 / len(prepared.class_names)}}
+    # Keyed like the run's metrics: what each baseline scores on zste_task3_after and the rest.
+    chance = {**CHANCE, "zste_task1": 1 / len(prepared.class_names),
+              "zste_task4": 1 / min(protocol.evaluate.n_task4_candidates, _task4_pool_size(prepared))}
+    baselines = {"before_post_training": {f"{k}_after": v for k, v in before.metrics.items()},
+                 "chance": {f"{k}_after": v for k, v in chance.items()}}
     data = {k: v for k, v in prepared.provenance.items() if k != "path"}
     if "sha256" not in data:
         data["sha256"] = sha256_files(prepared.dataset.files(), root=prepared.dataset.root
                                       if prepared.dataset.root.is_dir() else prepared.dataset.root.parent)
     return PipelineResult(metrics=metrics, baselines=baselines, data=data, primary_unit_values=units.tolist(),
                           primary_unit_ids=unit_ids, details=details)
+
+
+def _task4_pool_size(prep: PreparedData) -> int:
+    c = len(prep.class_names)
+    return c * (c - 1) + c * (c - 1) // 2
 
 
 def _details(protocol: Protocol, prep: PreparedData, before: ZsteResult, after: ZsteResult, *, model: nn.Module,
@@ -477,7 +485,8 @@ def _details(protocol: Protocol, prep: PreparedData, before: ZsteResult, after: 
                              "n_permutations": protocol.evaluate.n_permutations,
                              "null": "caption labels of the task-3 items shuffled; predictions fixed"},
         "before_after": {m: {"before": before.metrics[m], "after": after.metrics[m]} for m in metric_names},
-        "chance": {**CHANCE, "zste_task1": 1 / len(names), "zste_task4": 1 / protocol.evaluate.n_task4_candidates},
+        "chance": {**CHANCE, "zste_task1": 1 / len(names),
+                   "zste_task4": 1 / min(protocol.evaluate.n_task4_candidates, _task4_pool_size(prep))},
         "figures": figures,
         "device": device,
         "phases": [{"phase": r["phase"], "epoch": r["epoch"], "train_loss": r["train_loss"]} for r in fit.history],

@@ -179,3 +179,28 @@ def test_fsdd_protocol_runs_on_real_clips(shared_data: Path, tmp_path: Path, mon
     assert flow["classes"] == 10 and flow["unordered class pairs"] == 45
     names = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
     assert all(set(w["id"].split("+")) <= names for w in results["worst_cases"])
+
+
+def test_cli_pretrain_then_posttrain_then_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from biocl_cli.main import main
+
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    # The report builder has its own tests; drawing three reports here would take most of a minute.
+    monkeypatch.setattr("biocl.report.build_report", lambda run_dir: None)
+    protocol = tmp_path / "tiny.yaml"
+    protocol.write_text(yaml.safe_dump(TINY))
+    assert main(["audio", "pretrain", str(protocol), "--out", str(tmp_path / "pre")]) == 0
+    pretrained = json.loads((tmp_path / "pre" / "results.json").read_text())
+    assert [r["phase"] for r in pretrained["phases"]] == ["pretrain", "pretrain"]
+    assert main(["audio", "posttrain", str(protocol), "--model", str(tmp_path / "pre" / "model"),
+                 "--out", str(tmp_path / "post")]) == 0
+    post = json.loads((tmp_path / "post" / "results.json").read_text())
+    assert [r["phase"] for r in post["phases"]] == ["temin_a", "temin_b"]
+    # "Before" is the pretrained model as loaded: the same numbers the pretraining run ended with.
+    assert post["before_after"]["zste_task3"]["before"] == pretrained["before_after"]["zste_task3"]["after"]
+    capsys.readouterr()
+    assert main(["audio", "evaluate", str(tmp_path / "post" / "model"), "--protocol", str(protocol)]) == 0
+    assert "zste_task3" in capsys.readouterr().out
