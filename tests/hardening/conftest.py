@@ -1,8 +1,11 @@
-"""Print the bad-input corpus table at the end of a session that ran it."""
+"""Print the tables the hardening tests collect (bad-input corpus, torchrun parity) at the end of a session."""
 
 from __future__ import annotations
 
 import pytest
+
+_TORCHRUN_HEADER = ("| protocol | metric | 1 process [95% CI] | 2 processes [95% CI] | difference | noise tolerance "
+                    "| wall time (1 / 2) |\n|---|---|---|---|---|---|---|")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -10,3 +13,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if table:
         terminalreporter.write_sep("-", "bad-input corpus (biocl subprocesses)")
         terminalreporter.write_line(table)
+    rows = getattr(config, "biocl_torchrun_rows", None)
+    if rows:
+        terminalreporter.write_sep("-", "quick protocols: one process vs torchrun --nproc_per_node=2")
+        terminalreporter.write_line("\n".join([_TORCHRUN_HEADER, *rows]))
