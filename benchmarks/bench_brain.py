@@ -83,20 +83,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the measures as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"brain-to-speech benchmark: torch {torch.__version__}, {args.threads} thread(s), "
           f"load average {load:.1f} on {os.cpu_count()} cores")
     print(f"{'measure':<44}{'value':>14}")
+    rows = []
     for name in WIDTHS:
         rate, params = throughput(name, args.steps)
         heads, hidden, blocks, _, features, batch = WIDTHS[name]
         label = f"train {name} ({heads}/{hidden}x{blocks}, F={features}, B={batch})"
         print(f"{label:<44}{rate:>10.1f} w/s   ({params / 1e6:.2f} M parameters)")
+        rows.append({"measure": label, "windows_per_s": rate, "parameters": params})
     first, second = feature_cache()
     print(f"{'mel features of 60 s audio, first run':<44}{first * 1000:>10.1f} ms")
     print(f"{'mel features of 60 s audio, second run':<44}{second * 1000:>10.1f} ms   (x{first / second:.0f})")
+    rows.append({"measure": "mel features of 60 s audio, first run", "ms": first * 1000})
+    rows.append({"measure": "mel features of 60 s audio, second run (cached)", "ms": second * 1000})
+    if args.json is not None:
+        from biocl.io import write_json
+
+        write_json(args.json, {"benchmark": "brain", "threads": args.threads, "steps": args.steps,
+                               "load_average": load, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--world", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     local = time_cases(0, 1, args.repeats)
@@ -107,6 +109,13 @@ def main() -> None:
         if gathered:
             row += f" {gathered[name]:15.2f}"
         print(row)
+    if args.json is not None:
+        from biocl.io import write_json
+
+        rows = [{"loss": name, "batch": BATCH[name], "ms_1_process": local[name],
+                 **({f"ms_{args.world}_processes": gathered[name]} if gathered else {})} for name in local]
+        write_json(args.json, {"benchmark": "heads", "threads": args.threads, "repeats": args.repeats,
+                               "world": args.world, "rows": rows})
 
 
 if __name__ == "__main__":
