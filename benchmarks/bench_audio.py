@@ -15,7 +15,6 @@ convolutions frozen. Each figure is the best of ``--repeats`` timed runs after a
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -70,12 +71,12 @@ class PreparedData:
         """Every caption the model may read: each template filled with every class name."""
         templates = protocol.data.captions.model_dump()
         names = self.class_names
-        out = [fill_template(t, a) for key, t in templates.items() if "{b}" not in t for a in names]
-        out += [fill_template(t, a, b) for key, t in templates.items() if "{b}" in t for a in names for b in names]
+        out = [fill_template(t, a) for t in templates.values() if "{b}" not in t for a in names]
+        out += [fill_template(t, a, b) for t in templates.values() if "{b}" in t for a in names for b in names]
         return out
 
 
-def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache_dir: str | Path = ".biocl_cache"
+def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache_dir: str | Path | None = None
                  ) -> PreparedData:
     """Read (or simulate) the sounds and build the splits and evaluation items of ``protocol``.
 
@@ -85,8 +86,9 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
         An ``audio_temporal`` protocol.
     sample_rate_hz : int | None
         Read at this rate, Hz (a pretrained model's); default ``data.sample_rate_hz``.
-    cache_dir : str | Path
-        Where simulated data sets are written when ``data.root`` is not given.
+    cache_dir : str | Path | None
+        Where simulated data sets are written when ``data.root`` is not given (default
+        ``$BIOCL_CACHE``, else ``.biocl_cache``, as for runs).
 
     Returns
     -------
@@ -94,6 +96,8 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
     """
     data = protocol.data
     rate = int(sample_rate_hz or data.sample_rate_hz)
+    if cache_dir is None:
+        cache_dir = os.environ.get("BIOCL_CACHE", ".biocl_cache")
     root, layout, provenance = _data_source(protocol, Path(cache_dir))
     dataset = load_audio_dataset(root, layout=layout, sample_rate_hz=rate, on_bad=data.on_bad,
                                  silence_dbfs=data.silence_dbfs, min_duration_s=data.min_duration_s,
