@@ -7,8 +7,8 @@ loss's score (``<prediction, candidate> / ||candidate||`` by default), then rank
 scores candidates with the generative model itself.
 
 The ridge baseline is a lagged linear decoder, one per recording: the speech features at
-sample t are regressed (``RidgeCV``, alpha by generalised cross-validation) on every
-sensor at samples t + lag, lags spanning ``evaluate.ridge_lags_s`` of the (already
+sample t are regressed (:class:`RidgeGCV`, scikit-learn's ``RidgeCV``: alpha by generalised
+cross-validation) on every sensor at samples t + lag, lags spanning ``evaluate.ridge_lags_s`` of the (already
 150 ms-shifted) brain window. It is the "regression" row of the paper's Table 2, fitted
 per recording so it has every advantage a linear model can have.
 """
@@ -27,7 +27,7 @@ from biocl.evaluate.retrieval import (distinct_candidates, segment_identificatio
 from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.pipelines.brain_speech_data import BrainSpeechData
 
-__all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
+__all__ = ["Predictor", "RidgeGCV", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
            "oracle_window_scores", "identification", "chance_metrics", "permutation_test", "subject_rows",
            "subject_table", "worst_sentences", "top_k_series"]
 
@@ -98,15 +98,59 @@ def _lagged(windows: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return out.reshape(n, t, -1)
 
 
-def fit_ridge(bundle: BrainSpeechData, evaluate: Any, max_windows: int = 400) -> dict[int, Any]:
-    """One lagged ``RidgeCV`` per training recording, on its training windows.
+class RidgeGCV:
+    """Multi-output ridge regression with the penalty chosen by generalised cross-validation.
 
-    At most ``max_windows`` windows (evenly spaced) and every ``evaluate.ridge_time_step``-th
-    sample of each are used: neighbouring training windows overlap by 2.5 s, so this drops
-    repeats, not information.
+    The same estimator as ``sklearn.linear_model.RidgeCV(alphas)`` (intercept unpenalised,
+    one alpha for all targets chosen by the mean squared leave-one-out error), computed
+    from one eigendecomposition of ``X^T X``: every alpha then costs ``n * p`` for the hat
+    matrix diagonal instead of scikit-learn's ``n * p**2`` (a parity test checks they agree).
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        Candidate penalties.
     """
-    from sklearn.linear_model import RidgeCV
 
+    def __init__(self, alphas: list[float]):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> RidgeGCV:
+        """Fit on ``x`` (n, p) and ``y`` (n, targets); sets ``coef_`` (targets, p), ``intercept_``, ``alpha_``."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+        xc, yc = x - x_mean, y - y_mean
+        eigenvalues, vectors = np.linalg.eigh(xc.T @ xc)
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        projected = xc @ vectors
+        q = vectors.T @ (xc.T @ yc)
+        n = x.shape[0]
+        best = None
+        for alpha in self.alphas:
+            shrink = 1.0 / (eigenvalues + alpha)
+            hat = (projected**2 @ shrink) + 1.0 / n
+            residual = yc - projected @ (q * shrink[:, None])
+            error = float(np.mean((residual / (1.0 - hat)[:, None]) ** 2))
+            if best is None or error < best[0]:
+                best = (error, alpha, vectors @ (q * shrink[:, None]))
+        _, self.alpha_, coef = best
+        self.coef_ = coef.T
+        self.intercept_ = y_mean - x_mean @ coef
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions (n, targets)."""
+        return np.asarray(x) @ self.coef_.T + self.intercept_
+
+
+def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, Any]:
+    """One lagged :class:`RidgeGCV` per training recording, on its training windows.
+
+    At most ``evaluate.ridge_max_windows`` windows (evenly spaced) and every
+    ``evaluate.ridge_time_step``-th sample of each are used: neighbouring training windows
+    overlap by 2.5 s, so this drops repeats, not information.
+    """
     lags = _lags(bundle, evaluate)
     table = bundle.tables["train"]
     step = evaluate.ridge_time_step
@@ -115,12 +159,13 @@ def fit_ridge(bundle: BrainSpeechData, evaluate: Any, max_windows: int = 400) ->
         rows = np.flatnonzero(table.recording == r)
         if rec.subject in bundle.heldout or rows.size == 0:
             continue
-        rows = rows[np.linspace(0, rows.size - 1, min(max_windows, rows.size)).round().astype(int)]
+        keep = min(evaluate.ridge_max_windows, rows.size)
+        rows = rows[np.linspace(0, rows.size - 1, keep).round().astype(int)]
         batch = batch_arrays(bundle.recordings, table, rows, bundle.speech, bundle.silence, bundle.config,
                              bundle.subject_index)
         x = _lagged(batch["brain"][:, :rec.n_channels], lags)[:, ::step].reshape(-1, lags.size * rec.n_channels)
         y = batch["speech"][:, :, ::step].transpose(0, 2, 1).reshape(x.shape[0], -1)
-        models[r] = RidgeCV(alphas=evaluate.ridge_alphas).fit(x, y)
+        models[r] = RidgeGCV(evaluate.ridge_alphas).fit(x, y)
     return models
 
 
@@ -161,7 +206,8 @@ def oracle_window_scores(bundle: BrainSpeechData, split: str, rows: np.ndarray, 
         rec = bundle.recordings[r]
         where = np.flatnonzero(table.recording[rows] == r)
         brain = extract_brain(rec, table.brain_start[rows[where]], bundle.config)
-        out[where] = oracle_scores(bundle.simulation, rec.subject, brain, candidates)
+        out[where] = oracle_scores(bundle.simulation, rec.subject, brain, candidates,
+                                   brain_lag_s=bundle.config.brain_shift_s, sfreq_hz=bundle.config.sfreq_hz)
     return out
 
 

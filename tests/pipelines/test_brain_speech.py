@@ -156,3 +156,36 @@ def test_quick_protocol_meets_its_acceptance(tmp_path: Path):
     assert results["primary_endpoint"]["passed"]
     assert deep["top10"] >= 1.5 * ridge["top10"] and deep["top10"] >= 5 * chance["top10"]
     assert elapsed < 240
+
+
+@pytest.mark.parametrize("shape", [(300, 40), (30, 60)])
+def test_ridge_gcv_matches_scikit_learn(shape):
+    from sklearn.linear_model import RidgeCV
+
+    from biocl.pipelines.brain_speech_eval import RidgeGCV
+
+    rng = np.random.default_rng(0)
+    n, p = shape
+    x = rng.normal(size=(n, p))
+    y = x @ rng.normal(size=(p, 3)) + 5 * rng.normal(size=(n, 3)) + 2.0
+    alphas = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    ours, theirs = RidgeGCV(alphas).fit(x, y), RidgeCV(alphas=alphas).fit(x, y)
+    assert ours.alpha_ == theirs.alpha_
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-10)
+    np.testing.assert_allclose(ours.predict(x[:5]), theirs.predict(x[:5]), atol=1e-10)
+
+
+def test_permutation_test_and_chance():
+    from biocl.pipelines.brain_speech_eval import chance_metrics, permutation_test
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 30, size=60)
+    scores = rng.normal(size=(60, 30))
+    scores[np.arange(60), true] += 5.0
+    result = permutation_test(scores, true, 10, 200, seed=0)
+    assert result["observed"] == 1.0 and result["p_value"] == pytest.approx(1 / 201)
+    assert permutation_test(rng.normal(size=(60, 30)), true, 10, 200, seed=0)["p_value"] > 0.01
+    words = np.array([f"w{i % 7}" for i in range(30)])
+    chance = chance_metrics(true, words, [1, 10], 10)
+    assert chance["top1"] == pytest.approx(1 / 30) and chance["top10"] == pytest.approx(10 / 30)
