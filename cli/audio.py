@@ -63,13 +63,17 @@ def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str]
 @app.command("posttrain")
 def posttrain(
     protocol: str = _PROTOCOL,
-    model: Path = typer.Option(..., "--model", help="A biocl model folder (a run's model/) or, with "
-                               "--set model.kind=hf_clap, omit and give model.pretrained_path."),
+    model: Path | None = typer.Option(None, "--model", help="A biocl model folder (a run's model/); omit it "
+                                      "for a Hugging Face CLAP (--set model.kind=hf_clap "
+                                      "--set model.pretrained_path=DIR)."),
     out: Path | None = _OUT,
     set_: list[str] | None = _SET,
 ) -> None:
     """TeminAL A and B on a pretrained model, with every metric before and after."""
-    loaded = _load(protocol, [*(set_ or []), f"model.init_from={model.resolve()}"])
+    loaded = _load(protocol, [*(set_ or []), *([f"model.init_from={model.resolve()}"] if model else [])])
+    if model is None and loaded.model.kind != "hf_clap":
+        raise BioclError("posttrain needs a pretrained model: --model DIR (from `biocl audio pretrain`) or "
+                         "--set model.kind=hf_clap --set model.pretrained_path=DIR", path=loaded.source_path)
     _run_phases(loaded, ("temin_a", "temin_b"), out)
 
 

@@ -125,3 +125,27 @@ def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(builtins, "__import__", no_transformers)
     with pytest.raises(BioclError, match=r"pip install 'biocl\[hf\]'"):
         HFClapAdapter(tmp_path)
+
+
+def test_pipeline_post_trains_a_pretrained_clap(tiny_clap_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from biocl.pipelines import run_protocol
+    from biocl.protocols import validate_protocol
+
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    raw = {
+        "name": "hf_tiny", "version": "1", "pipeline": "audio_temporal",
+        "data": {"simulation": {"n_classes": 4, "clips_per_class": 4, "clip_s": 0.25, "sample_rate_hz": 8000},
+                 "clip_s": 0.25, "eval_instances_per_pair": 1, "train_rounds_per_epoch": 1},
+        "model": {"kind": "hf_clap", "pretrained_path": str(tiny_clap_dir)},
+        "train": {"device": "cpu", "threads": 1, "phases": [
+            {"name": "temin_a", "epochs": 1, "batch_size": 4, "init_from": "none", "trainable": ["@paper"]},
+            {"name": "temin_b", "epochs": 1, "batch_size": 4, "trainable": ["@paper"]}]},
+        "evaluate": {"n_task4_candidates": 5, "n_permutations": 20},
+        "acceptance": {"metric": "zste_task3_after", "threshold": 0.5},
+    }
+    run_dir, results = run_protocol(validate_protocol(raw), tmp_path / "run", report=False)
+    assert results["model"]["name"] == "HFClapAdapter"
+    assert [r["phase"] for r in results["phases"]] == ["temin_a", "temin_b"]
+    assert "clap.clap.text_projection." in results["model"]["spec"]["trainable_per_phase"]["temin_b"]
+    assert (run_dir / "model" / "model.safetensors").is_file()
