@@ -145,7 +145,7 @@ def read_audio(path: str | Path, sample_rate_hz: int) -> np.ndarray:
     Raises
     ------
     BioclError
-        When the file is missing or cannot be decoded.
+        When the file is missing, cannot be decoded, or holds NaN or infinite samples.
     """
     import soundfile as sf
 
@@ -158,6 +158,9 @@ def read_audio(path: str | Path, sample_rate_hz: int) -> np.ndarray:
         raise BioclError(f"cannot decode audio ({_first_line(err)})", path=path,
                          hint="convert it to WAV, FLAC or OGG, or remove it from the data set") from None
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(mono)):
+        raise BioclError("the file holds NaN or infinite samples", path=path,
+                         hint="repair or remove the file (float WAVs can store NaN)")
     if mono.size and int(file_rate) != int(sample_rate_hz):
         import torch
         import torchaudio.functional as AF
@@ -375,8 +378,6 @@ def _check_clip(clip: AudioClip, sample_rate_hz: int, silence_dbfs: float, min_d
         return f"unreadable audio ({err.message})"
     if waveform.size == 0:
         return "zero-length clip (the file holds no samples)"
-    if not np.all(np.isfinite(waveform)):
-        return "non-finite samples (NaN or infinity in the file)"
     if waveform.size < min_duration_s * sample_rate_hz:
         return f"too short (under {min_duration_s} s)"
     level = rms_dbfs(waveform)

@@ -289,9 +289,7 @@ CASE_NAMES = [
     "NaN/Inf channels", "FASTA of binary garbage", "empty FASTQ", "duplicate sequence ids",
     "duplicate sequence ids (binning)", "WAV of zero length", "manifest with a missing file",
     "WAV of zero length (audio embed)",
-    pytest.param("WAV with NaN samples (audio embed)", marks=pytest.mark.xfail(
-        strict=True, reason="`biocl audio embed` does not check that samples are finite: it exits 0 and writes "
-                            "NaN embeddings (reported to the coordinator)")),
+    "WAV with NaN samples (audio embed)",
     "protocol with an unknown key", "protocol with a wrong type", "--set with a wrong type"]
 
 
