@@ -43,6 +43,7 @@ from biocl.io import sha256_files
 from biocl.pipelines.audio_temporal_config import PAPER_TRAINABLE, PHASE_NAMES
 from biocl.protocols import Phase, Protocol
 from biocl.runs import PipelineResult, RunContext
+from biocl.train.distributed import main_process_first
 
 __all__ = ["PreparedData", "prepare_data", "build_model", "evaluate_model", "run"]
 
@@ -98,7 +99,8 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
     rate = int(sample_rate_hz or data.sample_rate_hz)
     if cache_dir is None:
         cache_dir = os.environ.get("BIOCL_CACHE", ".biocl_cache")
-    root, layout, provenance = _data_source(protocol, Path(cache_dir))
+    with main_process_first():
+        root, layout, provenance = _data_source(protocol, Path(cache_dir))
     dataset = load_audio_dataset(root, layout=layout, sample_rate_hz=rate, on_bad=data.on_bad,
                                  silence_dbfs=data.silence_dbfs, min_duration_s=data.min_duration_s,
                                  pattern=data.pattern, label_names=data.label_names,

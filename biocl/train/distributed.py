@@ -7,14 +7,16 @@ or ``WORLD_SIZE=1``) never creates a group and every helper here is then a no-op
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["init_from_env", "destroy", "is_main", "rank", "world_size", "barrier",
+__all__ = ["init_from_env", "destroy", "is_main", "rank", "world_size", "barrier", "main_process_first",
            "broadcast_object", "all_gather_object", "all_reduce_sum"]
 
 
@@ -97,6 +99,23 @@ def barrier() -> None:
         dist.barrier(device_ids=[torch.cuda.current_device()])
     else:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_process_first() -> Iterator[None]:
+    """Run the block on rank 0 first and on the other ranks only after it finished.
+
+    For work that fills a shared cache (simulating the default data set): rank 0 writes it,
+    the others then find it complete instead of racing to write the same files. Assumes the
+    cache folder is on a file system that every rank sees.
+    """
+    if not is_main():
+        barrier()
+    try:
+        yield
+    finally:
+        if is_main():
+            barrier()
 
 
 def broadcast_object(obj: Any, src: int = 0) -> Any:
