@@ -151,7 +151,11 @@ class SubjectLayers(nn.Module):
         if (subjects >= self.n_subjects).any():
             raise ValueError(f"subject index out of range: the model knows {self.n_subjects} subjects")
         index = torch.where(subjects < 0, torch.full_like(subjects, self.n_subjects), subjects)
-        return torch.einsum("bct,bcd->bdt", x, self.weights[index])
+        # A one-hot product rather than ``weights[index]``: the backward of indexing adds the
+        # gradients of repeated subjects in a thread-dependent order, a matrix product does not.
+        one_hot = F.one_hot(index, self.weights.shape[0]).to(x.dtype)
+        per_window = torch.einsum("bs,scd->bcd", one_hot, self.weights.to(x.dtype))
+        return torch.einsum("bct,bcd->bdt", x, per_window)
 
 
 class _ConvBlock(nn.Module):
