@@ -136,12 +136,7 @@ def test_quick_protocol_under_torchrun_agrees_with_one_process(protocol: str, tm
 
 @pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
-@pytest.mark.parametrize("protocol", [
-    pytest.param("brain_speech_quick", marks=pytest.mark.xfail(
-        strict=False, reason="both ranks simulate the MEG data set into the same cache folder at once; a rank can "
-                             "read it before the other has written the sounds (reported to the coordinator)")),
-    "audio_temporal_quick",
-])
+@pytest.mark.parametrize("protocol", ["brain_speech_quick", "audio_temporal_quick"])
 def test_quick_protocol_simulating_its_data_under_torchrun(protocol: str, tmp_path: Path) -> None:
     """The first run of a quick protocol, as a user starts it: the data are simulated inside the run."""
     overrides = [arg for pair in BUDGETS[protocol] for arg in ("--set", pair)]
