@@ -116,7 +116,11 @@ def train(protocol: Protocol, run: RunContext | None, bundle: BrainSpeechData) -
     from biocl.evaluate.retrieval import top_k_accuracy
     from biocl.train import PhaseSpec, Trainer
 
-    net = build_net(protocol, len(bundle.subject_index), int(bundle.silence.size))
+    # Initial weights from the protocol's seed alone, whatever ran before in this process
+    # (a simulation, or nothing when its output was cached); the global state is restored.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(protocol.seed)
+        net = build_net(protocol, len(bundle.subject_index), int(bundle.silence.size))
     trainer = Trainer(net, protocol.train, run=run, seed=protocol.seed)
     device, bf16 = trainer.device, protocol.train.bf16 and trainer.device.type == "cuda"
     normalize, ev = protocol.loss.normalize, protocol.evaluate
