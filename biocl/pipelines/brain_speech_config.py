@@ -129,7 +129,7 @@ class BrainSpeechEvaluate(Section):
     ridge_alphas: list[float] = Field(default_factory=lambda: [1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5])
     ridge_lags_s: tuple[float, float] = Field(
         default=(-0.15, 0.45), description="brain lags after the (already 150 ms-shifted) speech, s: 0-600 ms latency")
-    ridge_lag_step: int = Field(default=4, ge=1, description="lag spacing in samples")
+    ridge_lag_step: int = Field(default=6, ge=1, description="lag spacing in samples")
     ridge_time_step: int = Field(default=10, ge=1, description="training time points kept per window, spacing")
     ridge_max_windows: int = Field(default=1000, ge=1, description="training windows per recording for ridge")
     oracle: bool = True
