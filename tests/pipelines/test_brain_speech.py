@@ -19,7 +19,8 @@ SFREQ = 240.0
 CHANNELS = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8"]
 
 
-def _write_tiny_bids(root: Path, n_subjects: int = 2, n_sounds: int = 5, seed: int = 0) -> Path:
+def _write_tiny_bids(root: Path, n_subjects: int = 2, n_sounds: int = 5, seed: int = 0, *, sfreq: float = SFREQ,
+                     nan: bool = False, positions: bool = True) -> Path:
     """Sentences of tone-burst 'words' in WAV files; EEG that follows the word envelope plus noise."""
     import mne
     import soundfile
@@ -45,19 +46,22 @@ def _write_tiny_bids(root: Path, n_subjects: int = 2, n_sounds: int = 5, seed: i
     for subject in range(1, n_subjects + 1):
         order = rng.permutation(n_sounds)
         starts = {int(s): 2.0 + i * (sound_s + 1.0) for i, s in enumerate(order)}
-        n = int((2.0 + n_sounds * (sound_s + 1.0) + 2.0) * SFREQ)
+        n = int((2.0 + n_sounds * (sound_s + 1.0) + 2.0) * sfreq)
         drive = np.zeros(n)
         rows = []
         for s, text, timing in sentences:
             for index, (word, onset) in enumerate(timing):
                 at = starts[s] + onset
-                drive[int((at + 0.1) * SFREQ):int((at + 0.4) * SFREQ)] += 1.0 + 0.2 * VOCAB.index(word) / len(VOCAB)
+                drive[int((at + 0.1) * sfreq):int((at + 0.4) * sfreq)] += 1.0 + 0.2 * VOCAB.index(word) / len(VOCAB)
                 rows.append((at, 0.3, word, text, index, f"stimuli/sound{s}.wav", onset))
         pattern = rng.normal(size=len(CHANNELS))
         data = 2e-6 * (pattern[:, None] * drive[None, :] + rng.normal(size=(len(CHANNELS), n)))
-        info = mne.create_info(CHANNELS, SFREQ, "eeg")
+        if nan:
+            data[3, n // 2] = np.nan
+        info = mne.create_info(CHANNELS, sfreq, "eeg")
         raw = mne.io.RawArray(data, info, verbose="error")
-        raw.set_montage(montage)
+        if positions:
+            raw.set_montage(montage)
         folder = root / f"sub-{subject:02d}" / "eeg"
         folder.mkdir(parents=True)
         raw.save(folder / f"sub-{subject:02d}_task-listen_eeg.fif", verbose="error")
@@ -102,6 +106,21 @@ def test_end_to_end_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
     assert again["metrics"] == metrics
 
 
+def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    tiny = [item for item in TINY if not item.startswith("data.source")]
+    overrides = tiny + ["data.simulation.n_subjects=2", "data.simulation.duration_s=60",
+                        "data.simulation.sfreq_hz=300", "train.epochs=1"]
+    _, results = run_protocol(load_protocol(QUICK, overrides), tmp_path / "run", report=False)
+    assert set(results["baselines"]) == {"chance", "ridge", "oracle"}
+    assert results["data"]["simulated"] is True and "SIMULATED" in results["data"]["description"]
+    assert results["baselines"]["oracle"]["top10"] > results["baselines"]["chance"]["top10"]
+    # A second run reads the simulation back from the cache instead of simulating again.
+    protocol = load_protocol(QUICK, overrides)
+    _, again = run_protocol(protocol, tmp_path / "again", report=False)
+    assert again["metrics"] == results["metrics"] and again["data"]["sha256"] == results["data"]["sha256"]
+
+
 def test_cli_predict_and_evaluate(tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
     run_dir = tmp_path / "run"
     args = [f"--set={item}" for item in TINY + [f"data.bids_root={tiny_bids}", "model.unseen_subject=true"]]
@@ -137,6 +156,25 @@ def test_bad_inputs_are_one_line_errors(tiny_bids: Path, tmp_path: Path, capsys:
                  *[f"--set={item}" for item in TINY + [f"data.bids_root={broken}"]]])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "sub-01_task-listen_events.tsv" in err and err.count("\n") == 0
+
+
+@pytest.mark.parametrize(("broken", "message"), [
+    ({"sfreq": 200.0}, "240"), ({"nan": True}, "NaN"), ({"positions": False}, "position")])
+def test_bad_recordings_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture, broken: dict, message: str):
+    root = _write_tiny_bids(tmp_path / "bids", n_subjects=1, n_sounds=2, **broken)
+    code = main(["decode", "train", str(QUICK), "--out", str(tmp_path / "run"),
+                 *[f"--set={item}" for item in TINY + [f"data.bids_root={root}"]]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert err.startswith("error: ") and "sub-01_task-listen_eeg.fif" in err and message in err
+
+
+def test_simulate_meg_command(tmp_path: Path, capsys: pytest.CaptureFixture):
+    out = tmp_path / "sim"
+    assert main(["--json", "simulate", "meg", str(out), "--subjects", "1", "--duration", "20"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["root"] == str(out) and len(document["sha256"]) == 64
+    assert (out / "sub-01").is_dir()
 
 
 def test_heldout_subjects_need_the_shared_layer(tiny_bids: Path):
