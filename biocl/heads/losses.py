@@ -148,7 +148,28 @@ class ClipLoss(nn.Module):
         return 0.5 * (loss + reverse)
 
 
-class WeightedInfoNCELoss(nn.Module):
+class _TwoViewLoss(nn.Module):
+    """A two-view loss whose negatives are every process's views when gathering."""
+
+    def __init__(self, tau: float, gather: bool = True):
+        super().__init__()
+        self.tau = tau
+        self.gather = gather
+
+    @staticmethod
+    def loss_function(z1: Tensor, z2: Tensor, **kwargs: object) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        """Loss of this process's ``2n`` views; ``z1[i]`` and ``z2[i]`` are a positive pair."""
+        if not _gathering(self.gather):
+            return self.loss_function(z1, z2, tau=self.tau)
+        labels = rank_offset_labels(z1.shape[0], device=z1.device)
+        return self.loss_function(z1, z2, z1_all=gather_with_grad(z1), z2_all=gather_with_grad(z2), labels=labels,
+                                  tau=self.tau)
+
+
+class WeightedInfoNCELoss(_TwoViewLoss):
     """DNABERT-S phase I weighted SimCLR (:func:`biocl.heads.functional.weighted_infonce`).
 
     Parameters
@@ -159,18 +180,10 @@ class WeightedInfoNCELoss(nn.Module):
         Use every process's views as negatives.
     """
 
-    def __init__(self, tau: float = 0.05, gather: bool = True):
-        super().__init__()
-        self.tau = tau
-        self.gather = gather
+    loss_function = staticmethod(HF.weighted_infonce)
 
-    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        """Loss of this process's ``2n`` views; ``z1[i]`` and ``z2[i]`` are a positive pair."""
-        if not _gathering(self.gather):
-            return HF.weighted_infonce(z1, z2, tau=self.tau)
-        labels = rank_offset_labels(z1.shape[0], device=z1.device)
-        return HF.weighted_infonce(z1, z2, z1_all=gather_with_grad(z1), z2_all=gather_with_grad(z2), labels=labels,
-                                   tau=self.tau)
+    def __init__(self, tau: float = 0.05, gather: bool = True):
+        super().__init__(tau, gather)
 
 
 class MIMixLoss(nn.Module):
@@ -268,7 +281,7 @@ class TNCELoss(nn.Module):
         return 0.5 * (loss + reverse)
 
 
-class DCLLoss(nn.Module):
+class DCLLoss(_TwoViewLoss):
     """Decoupled contrastive loss (:func:`biocl.heads.functional.dcl_loss`).
 
     Parameters
@@ -279,18 +292,10 @@ class DCLLoss(nn.Module):
         Use every process's views as negatives.
     """
 
-    def __init__(self, tau: float = 0.1, gather: bool = True):
-        super().__init__()
-        self.tau = tau
-        self.gather = gather
+    loss_function = staticmethod(HF.dcl_loss)
 
-    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        """Loss of this process's ``2n`` views; ``z1[i]`` and ``z2[i]`` are a positive pair."""
-        if not _gathering(self.gather):
-            return HF.dcl_loss(z1, z2, tau=self.tau)
-        labels = rank_offset_labels(z1.shape[0], device=z1.device)
-        return HF.dcl_loss(z1, z2, z1_all=gather_with_grad(z1), z2_all=gather_with_grad(z2), labels=labels,
-                           tau=self.tau)
+    def __init__(self, tau: float = 0.1, gather: bool = True):
+        super().__init__(tau, gather)
 
 
 class SupConLoss(nn.Module):
