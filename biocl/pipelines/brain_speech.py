@@ -270,8 +270,8 @@ def _details(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, r
         "disjointness": {"asserted": True, "description": (
             f"Sentences are assigned to train/valid/test ({n_by_split['train']}/{n_by_split['valid']}/"
             f"{n_by_split['test']} sentences) by a hash of their text, identically for every subject; no "
-            "sentence has windows in two splits (checked), and training windows whose speech overlaps a "
-            "validation or test sentence are dropped.")},
+            "sentence has windows in two splits (checked), and training windows that overlap a word of a "
+            "validation or test sentence in the recording (brain response included) are dropped.")},
         "subgroups": subgroups,
         "worst_cases": E.worst_sentences(bundle, result["rows"], correct, protocol.evaluate.worst_cases),
         "model": {"name": "simple_conv", "parameters": int(sum(p.numel() for p in net.parameters())),
