@@ -177,6 +177,16 @@ def test_simulate_meg_command(tmp_path: Path, capsys: pytest.CaptureFixture):
     assert (out / "sub-01").is_dir()
 
 
+def test_heldout_subject_is_decoded_through_the_shared_layer(tiny_bids: Path, tmp_path: Path):
+    overrides = TINY + [f"data.bids_root={tiny_bids}", "data.heldout_subjects=['02']", "model.unseen_subject=true"]
+    _, results = run_protocol(load_protocol(QUICK, overrides), tmp_path / "run", report=False)
+    assert results["primary_endpoint"]["unit_ids"] == ["sub-01"]
+    assert 0.0 <= results["metrics"]["heldout_top10"] <= 1.0
+    held = [group for group in results["subgroups"] if group["name"].startswith("held-out")]
+    assert [row["group"] for row in held[0]["rows"]] == ["sub-02"]
+    assert {row["stage"]: row["count"] for row in results["flow"]}["test windows (held-out subjects)"] > 0
+
+
 def test_heldout_subjects_need_the_shared_layer(tiny_bids: Path):
     from biocl.pipelines.brain_speech_data import prepare_data
 
