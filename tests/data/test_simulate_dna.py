@@ -73,6 +73,29 @@ def test_simulation_is_deterministic(tmp_path):
         simulate_genomes(tmp_path / "d", n_species=0)
 
 
+def _window_tnf(path: Path, window_bp: int = 2_000) -> np.ndarray:
+    seq = next(read_sequences(path)).seq
+    return CanonicalTNF().fit_transform([seq[i:i + window_bp] for i in range(0, len(seq) - window_bp, window_bp)])
+
+
+def test_codon_adaptation_moves_every_species_along_one_shared_direction(tmp_path):
+    """Highly expressed genes lean to the same preferred codons in every species: windows of a
+    genome spread more, and mostly along a direction the species share."""
+    plain = simulate_genomes(tmp_path / "plain", n_species=2, strains_per_species=1, genome_bp=60_000, seed=5)
+    adapted = simulate_genomes(tmp_path / "adapted", n_species=2, strains_per_species=1, genome_bp=60_000,
+                               seed=5, codon_adaptation=2.0)
+    spread, directions = {}, []
+    for name, run in (("plain", plain), ("adapted", adapted)):
+        windows = [_window_tnf(path) for path in run.genomes.values()]
+        spread[name] = np.mean([np.linalg.norm(w - w.mean(0), axis=1).mean() for w in windows])
+        if name == "adapted":
+            directions = [np.linalg.svd(w - w.mean(0), full_matrices=False)[2][0] for w in windows]
+    assert spread["adapted"] > 1.3 * spread["plain"]
+    assert abs(float(directions[0] @ directions[1])) > 0.5
+    with pytest.raises(BioclError, match="codon_adaptation"):
+        simulate_genomes(tmp_path / "bad", n_species=2, codon_adaptation=-1.0)
+
+
 def _check_sources(reads: Path, gold: Path, genome_seqs: dict[str, dict[str, str]]) -> dict[str, float]:
     """Compare every fragment with its source slice; return the measured error numbers."""
     rows = _gold_rows(gold)
