@@ -165,9 +165,8 @@ class DnaConvEncoder(Encoder):
 
     modality: ClassVar[str] = "dna"
 
-    def __init__(self, k: int = 4, dim: int = 64, n_blocks: int = 4, kernel_size: int = 3,
-                 downsample: int = 8, both_strands: bool = True, max_tokens: int | None = None,
-                 stem_dilation: int = 0):
+    def __init__(self, k: int = 4, dim: int = 96, n_blocks: int = 4, kernel_size: int = 3,
+                 downsample: int = 16, both_strands: bool = True, max_tokens: int | None = None):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
@@ -177,10 +176,8 @@ class DnaConvEncoder(Encoder):
         self.k, self.dim, self.n_blocks = k, dim, n_blocks
         self.kernel_size, self.downsample = kernel_size, downsample
         self.both_strands, self.max_tokens = both_strands, max_tokens
-        self.stem_dilation = stem_dilation
         self.output_dim = dim
         self.embedding = nn.Embedding(self.tokenizer.vocab_size, dim, padding_idx=0)
-        self.stem = _ResidualBlock(dim, kernel_size, stem_dilation) if stem_dilation > 0 else None
         self.blocks = nn.ModuleList(_ResidualBlock(dim, kernel_size, 2**i) for i in range(n_blocks))
         self.final_norm = nn.LayerNorm(dim)
         self.register_buffer("rc_table", self.tokenizer.reverse_complement_table(), persistent=False)
@@ -193,8 +190,7 @@ class DnaConvEncoder(Encoder):
     def config(self) -> dict[str, Any]:
         """The constructor arguments, to rebuild this encoder from a checkpoint."""
         return {"k": self.k, "dim": self.dim, "n_blocks": self.n_blocks, "kernel_size": self.kernel_size,
-                "downsample": self.downsample, "both_strands": self.both_strands, "max_tokens": self.max_tokens,
-                "stem_dilation": self.stem_dilation}
+                "downsample": self.downsample, "both_strands": self.both_strands, "max_tokens": self.max_tokens}
 
     def tokenize(self, windows: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """K-mer ids and mask of a batch of windows (see :meth:`KmerTokenizer.batch`)."""
@@ -244,8 +240,6 @@ class DnaConvEncoder(Encoder):
             raise ValueError(f"mix layer {mix[0]} outside 0..{self.n_mix_layers - 1}")
         hidden = self.embedding(tokens)
         hidden, mask = self._maybe_mix(hidden, mask, mix, 0)
-        if self.stem is not None:
-            hidden = self.stem(hidden * mask.unsqueeze(-1).to(hidden.dtype), mask)
         hidden, mask = self._downsample(hidden, mask)
         for index, block in enumerate(self.blocks):
             if index > 0:

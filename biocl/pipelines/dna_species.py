@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,10 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
 
     torch.manual_seed(protocol.seed)
     encoder = _build_encoder(protocol)
+    before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
     model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim, head_out_dim=model_cfg.head_out_dim,
-                                head_lr_multiplier=model_cfg.head_lr_multiplier)
+                                head_lr_multiplier=model_cfg.head_lr_multiplier,
+                                both_strands=loss_cfg.train_both_strands)
     batch_size = protocol.train.batch_size
     steps = max(data.pairs_per_epoch // batch_size, 1)
     specs = build_phase_specs(protocol.phases(), model, train=protocol.train, groups=groups,
@@ -75,7 +78,7 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
     elif fit.last is not None:
         checkpoint = {"path": str(fit.last), "sha256": sha256_file(fit.last)}
 
-    scores = score_all(protocol, encoder, eval_set, cal_set, device=device)
+    scores = score_all(protocol, encoder, eval_set, cal_set, device=device, before=before)
     provenance["sha256"] = sha256_files([p for p, _ in catalogue.values()] + [eval_set["path"], cal_set["path"]])
     model_card = {"name": model_cfg.encoder, "parameters": int(sum(p.numel() for p in encoder.parameters())),
                   "spec": {**encoder.config(), "head": {"hidden_dim": model_cfg.head_hidden_dim or encoder.output_dim,
@@ -107,12 +110,14 @@ def load_genomes(protocol: Protocol, data_dir: Path) -> tuple[dict[str, tuple[Pa
 
         simulated = simulate_genomes(data_dir / "genomes", n_species=data.n_species,
                                      strains_per_species=data.strains_per_species, genome_bp=data.genome_bp,
-                                     strain_divergence=data.strain_divergence, seed=protocol.seed)
+                                     strain_divergence=data.strain_divergence,
+                                     codon_adaptation=data.codon_adaptation, seed=protocol.seed)
         catalogue = {label: (Path(path), simulated.species[label]) for label, path in simulated.genomes.items()}
         provenance = {"simulated": True,
                       "description": f"simulated genomes: {data.n_species} species x {data.strains_per_species} "
-                                     f"strains of {data.genome_bp} bp (strain divergence {data.strain_divergence}), "
-                                     f"species grouped in phyla of similar composition; contigs sampled from "
+                                     f"strains of {data.genome_bp} bp (strain divergence {data.strain_divergence}, "
+                                     f"codon adaptation {data.codon_adaptation}), species grouped in phyla of "
+                                     f"similar composition; contigs sampled from "
                                      f"held-out species, {data.reverse_complement_fraction:.0%} reverse-complemented",
                       "source": "biocl.data.simulate_dna.simulate_genomes", "licence": "generated data, no restriction"}
         return catalogue, provenance

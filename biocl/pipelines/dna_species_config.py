@@ -37,6 +37,8 @@ class DnaData(Section):
     strains_per_species: int = Field(default=2, ge=1)
     genome_bp: int = Field(default=200_000, ge=20_000)
     strain_divergence: float = Field(default=0.01, ge=0, le=0.5)
+    codon_adaptation: float = Field(default=1.0, ge=0, description="simulated: preferred-codon shift of highly "
+                                    "expressed genes, shared by all species (0: off)")
     genomes: list[DnaGenome] = Field(default_factory=list)
     n_calibration_species: int = Field(default=4, ge=2)
     n_eval_species: int = Field(default=10, ge=2)
@@ -68,10 +70,10 @@ class DnaModel(Section):
 
     encoder: Literal["dna_conv", "pretrained"] = "dna_conv"
     k: int = Field(default=4, ge=1, le=8, description="k-mer length of the tokens (bases)")
-    dim: int = Field(default=64, ge=4)
+    dim: int = Field(default=96, ge=4)
     n_blocks: int = Field(default=4, ge=1)
     kernel_size: int = Field(default=3, ge=1)
-    downsample: int = Field(default=8, ge=1, description="k-mers averaged per position before the convolutions")
+    downsample: int = Field(default=16, ge=1, description="k-mers averaged per position before the convolutions")
     both_strands: bool = Field(default=True, description="embed as the mean of both strands' embeddings")
     checkpoint: str | None = Field(default=None, description="pretrained: local Hugging Face folder; "
                                    "dna_conv: optional biocl checkpoint to start from")
@@ -99,6 +101,8 @@ class DnaLoss(Section):
     mix_alpha: float = Field(default=1.0, gt=0, description="l ~ Beta(alpha, alpha), lam = max(l, 1 - l)")
     gather: bool = Field(default=True, description="negatives from every process's batch")
     strand_flip: bool = Field(default=True, description="train on random strands, one per view")
+    train_both_strands: bool = Field(default=False, description="default encoder: train on the strand-averaged "
+                                     "embedding (exactly reverse-complement invariant, twice the compute)")
 
 
 class DnaEvaluate(Section):
@@ -112,8 +116,10 @@ class DnaEvaluate(Section):
     threshold_percentile: float = Field(default=70.0, gt=0, lt=100)
     min_bin_size: int = Field(default=10, ge=1)
     graph_k: int = Field(default=50, ge=1)
-    baselines: list[Literal["tnf", "canonical_tnf", "tnf_kernel"]] = Field(
-        default_factory=lambda: ["tnf", "canonical_tnf", "tnf_kernel"])
+    baselines: list[Literal["tnf", "canonical_tnf", "tnf_kernel", "before_training"]] = Field(
+        default_factory=lambda: ["tnf", "canonical_tnf", "tnf_kernel", "before_training"],
+        description="before_training: the same encoder with its weights before C2LR (random, or the "
+                    "pretrained checkpoint: DNABERT-2 against DNABERT-S in the paper)")
     n_permutations: int = Field(default=1000, ge=10)
 
 

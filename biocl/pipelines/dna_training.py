@@ -214,9 +214,10 @@ def build_phase_specs(phases: Sequence[Phase], model: ContrastiveDnaModel, *, tr
     return specs
 
 
-def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]], *, steps: int = 300, batch_size: int = 32,
-               segment_bp: int = 2_000, lr: float = 1e-3, tau: float = 0.05, mimix_steps: int = 0,
-               seed: int = 0, device: str = "auto", threads: int | None = None) -> nn.Module:
+def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]], *, steps: int = 300,
+               batch_size: int = 32, segment_bp: int = 2_000, lr: float = 3e-4, head_lr_multiplier: float = 10.0,
+               tau: float = 0.05, mimix_steps: int = 0, both_strands: bool = True, seed: int = 0,
+               device: str = "auto", threads: int | None = None) -> nn.Module:
     """Train an encoder on unlabelled sequences: two windows of one sequence are a positive pair.
 
     The user's contigs are the only data (the way VAMB trains on each sample); the other
@@ -237,11 +238,16 @@ def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]],
     segment_bp : int
         View length in base pairs; sequences shorter than ``2 * segment_bp`` give half-length views.
     lr : float
-        Adam learning rate.
+        Adam learning rate of the encoder (low: a randomly initialised encoder already gives
+        useful composition features, and a high rate overwrites them before it learns).
+    head_lr_multiplier : float
+        Learning rate of the projection head relative to the encoder's.
     tau : float
         Temperature.
     mimix_steps : int
         Phase II steps (0: phase I only).
+    both_strands : bool
+        Train the default encoder on strand-averaged embeddings (see :class:`ContrastiveDnaModel`).
     seed : int
         Seed of the batches, mixing and initialisation-independent randomness.
     device : {"auto", "cpu", "cuda"}
@@ -270,7 +276,7 @@ def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]],
     if mimix_steps > 0:
         phases.append(Phase(name="mimix", epochs=1, loss="mimix", init_from="none", max_steps_per_epoch=mimix_steps))
     train = TrainConfig(epochs=1, batch_size=batch_size, lr=lr, device=device, threads=threads, phases=phases)
-    model = ContrastiveDnaModel(encoder)
+    model = ContrastiveDnaModel(encoder, head_lr_multiplier=head_lr_multiplier, both_strands=both_strands)
     specs = build_phase_specs(phases, model, train=train, groups=groups, segment_bp=segment_bp,
                               steps_per_epoch=steps, tau=tau, gather=True, mix_alpha=1.0, strand_flip=True)
     Trainer(model, train, run=None, seed=seed).fit(specs)
