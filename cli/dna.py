@@ -30,7 +30,27 @@ def embed(
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
-    """Embed every sequence of a file; rows follow the input order."""
+    """Embed every sequence of a file; rows follow the input order.
+
+    Under ``torchrun`` the ranks train together (gathered negatives), each embeds one
+    contiguous share of the sequences, and rank 0 writes the single output in input order.
+    """
+    from biocl.train import distributed
+
+    owns_group = distributed.world_size() == 1
+    rank, world, _ = distributed.init_from_env(device)
+    finished = False
+    try:
+        _embed(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
+               trust_remote_code=trust_remote_code, seed=seed, device=device, rank=rank, world=world)
+        finished = True
+    finally:
+        if owns_group:
+            distributed.destroy(synchronize=finished)
+
+
+def _embed(fasta: Path, out: Path, *, model: str, steps: int, window_bp: int, min_length_bp: int,
+           trust_remote_code: bool, seed: int, device: str, rank: int, world: int) -> None:
     import numpy as np
     import torch
 
@@ -38,7 +58,7 @@ def embed(
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences
     from biocl.io import atomic_path, write_text
     from biocl.pipelines.dna_training import load_embedding_model, self_train
-    from biocl.train import select_device
+    from biocl.train import distributed, select_device
 
     stats = ReadStats()
     records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
@@ -50,8 +70,13 @@ def embed(
     else:
         encoder = load_embedding_model(model, trust_remote_code=trust_remote_code)
     run_device = select_device(device)
-    embeddings = embed_sequences(encoder.to(run_device), [r.seq for r in records], window_bp=window_bp,
-                                 device=run_device)
+    share = np.array_split(np.arange(len(records)), world)[rank]
+    embedded = embed_sequences(encoder.to(run_device), [records[i].seq for i in share], window_bp=window_bp,
+                               device=run_device)
+    # Shares are contiguous and gathered in rank order, so the rows come back in input order.
+    embeddings = np.concatenate(distributed.all_gather_object(embedded))
+    if rank != 0:
+        return
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as handle:
@@ -59,7 +84,7 @@ def embed(
     ids_path = out.with_suffix(".ids.txt")
     write_text(ids_path, "".join(f"{r.id}\n" for r in records))
     emit({"embeddings": str(out), "ids": str(ids_path), "n_sequences": len(records),
-          "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short},
+          "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short, "processes": world},
          f"{len(records)} sequences -> {out} ({embeddings.shape[1]} dimensions); ids in {ids_path}")
 
 
@@ -77,8 +102,11 @@ def bin_command(
     binner: str = typer.Option("graph", "--binner", help="'graph' (kNN graph, O(n k) memory) or 'kmedoid' "
                                "(the paper's, O(n^2))."),
     threshold: float | None = typer.Option(None, "--threshold", help="Cosine threshold (default: self-calibrated)."),
-    threshold_percentile: float = typer.Option(20.0, "--threshold-percentile",
-                                               help="Percentile of half-to-half similarities for the threshold."),
+    calibration: str = typer.Option("silhouette", "--calibration", help="Threshold without labels: 'silhouette' "
+                                    "(the candidate with the best mean silhouette) or 'halves' (a percentile of "
+                                    "half-to-half similarities)."),
+    threshold_percentile: float = typer.Option(70.0, "--threshold-percentile",
+                                               help="--calibration halves: percentile of half-to-half similarities."),
     min_length_bp: int = typer.Option(2_500, "--min-length", help="Shorter sequences are left unbinned (bp)."),
     min_bin_size: int = typer.Option(10, "--min-bin-size", help="Smaller bins are dissolved (sequences)."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Also write the trained encoder here."),
@@ -91,7 +119,8 @@ def bin_command(
 
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
                         steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
-                        binner=binner, threshold=threshold, threshold_percentile=threshold_percentile,
+                        binner=binner, threshold=threshold, calibration=calibration,
+                        threshold_percentile=threshold_percentile,
                         min_length_bp=min_length_bp, min_bin_size=min_bin_size, seed=seed, device=device,
                         save_model=save_model)
     emit(summary, f"{summary['n_sequences']} sequences: {summary['n_bins']} bins holding {summary['n_binned']}, "
@@ -134,7 +163,7 @@ def train(
     mimix_steps: int = typer.Option(250, "--mimix-steps", help="Phase II (MI-Mix) steps."),
     batch_size: int = typer.Option(32, "--batch-size", help="Pairs per step."),
     segment_bp: int = typer.Option(2_000, "--segment-bp", help="View length (bp)."),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    lr: float = typer.Option(3e-4, "--lr", help="Adam learning rate of the encoder (the head's is 10 x)."),
     min_length_bp: int = typer.Option(2_500, "--min-length", help="Skip shorter sequences (bp)."),
     seed: int = _SEED,
     device: str = _DEVICE,
@@ -180,6 +209,8 @@ def simulate_command(
     deletion_rate: float = typer.Option(0.0, "--deletion-rate", help="Per-base deletion rate."),
     rc_fraction: float = typer.Option(0.5, "--rc-fraction", help="Share of reverse-complemented fragments."),
     fastq: bool = typer.Option(False, "--fastq", help="Write FASTQ instead of FASTA."),
+    codon_adaptation: float = typer.Option(1.0, "--codon-adaptation", help="Simulated genomes: preferred-codon "
+                                           "shift of highly expressed genes, shared by all species (0: off)."),
     seed: int = _SEED,
 ) -> None:
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
@@ -198,7 +229,7 @@ def simulate_command(
         manifest = None
     else:
         simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
-                                     genome_bp=genome_bp, seed=seed)
+                                     genome_bp=genome_bp, codon_adaptation=codon_adaptation, seed=seed)
         sources, manifest = dict(simulated.genomes), simulated.manifest
     reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
                                  n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),

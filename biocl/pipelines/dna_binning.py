@@ -5,12 +5,16 @@ the input itself (two non-overlapping windows of one sequence are a positive pai
 other sequences of the batch are the negatives), so no pretrained model is needed;
 ``features="tnf"`` bins canonical tetranucleotide frequencies instead.
 
-The binning threshold needs no labels ("self-calibration"): every sequence is cut into two
-halves, the cosine similarity of the two halves' embeddings is a sample of how similar two
-pieces of one genome look, and the threshold is a percentile of those similarities. The
-paper's labelled calibration (:func:`biocl.evaluate.binning.calibrate_threshold`) is used
-by the ``dna_species`` pipeline, where a labelled calibration set exists; a user may also
-pass a threshold.
+The binning threshold needs no labels. By default (:func:`silhouette_threshold`) candidate
+thresholds are tried and the one whose bins have the highest mean silhouette wins, an
+unbinned sequence counting as a singleton (silhouette 0). The older rule
+(:func:`halves_threshold`) takes a percentile of the similarity between each sequence's two
+halves; it suits fixed features such as TNF but not an encoder trained on the sample itself,
+which was trained to make two pieces of one sequence alike, so the halves look more alike
+than two contigs of one genome do and the threshold comes out too strict. The paper's
+labelled calibration (:func:`biocl.evaluate.binning.calibrate_threshold`) is used by the
+``dna_species`` pipeline, where a labelled calibration set exists; a user may also pass a
+threshold.
 
 Output folder::
 
@@ -37,6 +41,7 @@ from biocl.io import atomic_path, write_json
 __all__ = [
     "read_for_binning",
     "halves_threshold",
+    "silhouette_threshold",
     "bin_embeddings",
     "write_bins",
     "bin_fasta",
@@ -83,7 +88,7 @@ def read_for_binning(path: str | Path, *, min_length_bp: int = 2_500) -> tuple[l
 
 
 def halves_threshold(featurize: Callable[[list[str]], np.ndarray], sequences: Sequence[str], *,
-                     percentile: float = 20.0) -> float:
+                     percentile: float = 70.0) -> float:
     """Label-free binning threshold: a percentile of the similarity between each sequence's two halves.
 
     Parameters
@@ -107,6 +112,63 @@ def halves_threshold(featurize: Callable[[list[str]], np.ndarray], sequences: Se
     n = len(sequences)
     similarities = (features[:n] * features[n:]).sum(axis=1)
     return float(np.percentile(similarities, percentile))
+
+
+def silhouette_threshold(embeddings: np.ndarray, *, binner: str = "graph", k: int = 50, min_bin_size: int = 10,
+                         n_candidates: int = 40, max_sequences: int = 5_000, seed: int = 0) -> tuple[float, list[dict]]:
+    """Label-free binning threshold: the candidate whose bins have the highest mean silhouette.
+
+    Candidates are quantiles ``1 - q`` of the cosine similarities between all pairs of
+    sequences, ``q`` log-spaced from 0.5 to 0.001 (the share of pairs in one bin is about
+    1 / number of genomes, so this covers 2 to about 1,000 genomes). Each candidate is scored
+    by the mean silhouette (cosine) over all sequences, unbinned ones counting 0 as
+    singletons do in :func:`sklearn.metrics.silhouette_score`: tight, well separated bins
+    that leave few sequences out score high.
+
+    Parameters
+    ----------
+    embeddings : array of shape (n, d)
+        The sequences to bin.
+    binner, k, min_bin_size
+        As :func:`bin_embeddings`.
+    n_candidates : int
+        Thresholds tried.
+    max_sequences : int
+        Above this, the search runs on a random subsample of this size (``min_bin_size``
+        scaled down in proportion, at least 2), since each candidate costs a binning and an
+        O(m^2) silhouette.
+    seed : int
+        Seed of the subsample.
+
+    Returns
+    -------
+    threshold : float
+        The chosen cosine threshold.
+    candidates : list of dict
+        ``{"threshold", "silhouette", "binned_fraction", "score"}`` for every candidate tried.
+    """
+    from sklearn.metrics import silhouette_score
+
+    features = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    features = features.astype(np.float32)
+    n = len(features)
+    if n > max_sequences:
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=max_sequences, replace=False))
+        features, min_bin_size = features[keep], max(2, round(min_bin_size * max_sequences / n))
+    pairs = (features @ features.T)[np.triu_indices(len(features), 1)]
+    thresholds = np.unique(np.quantile(pairs, 1.0 - np.geomspace(0.5, 1e-3, n_candidates)))
+    candidates = []
+    for threshold in thresholds:
+        bins = bin_embeddings(features, float(threshold), binner=binner, k=k, min_bin_size=min_bin_size)
+        binned = bins >= 0
+        if len(np.unique(bins[binned])) < 2:
+            silhouette = 0.0
+        else:
+            silhouette = float(silhouette_score(features[binned], bins[binned], metric="cosine"))
+        candidates.append({"threshold": float(threshold), "silhouette": silhouette,
+                           "binned_fraction": float(binned.mean()), "score": silhouette * float(binned.mean())})
+    best = max(candidates, key=lambda c: c["score"])
+    return best["threshold"], candidates
 
 
 def bin_embeddings(embeddings: np.ndarray, threshold: float, *, binner: str = "graph", k: int = 50,
@@ -176,8 +238,9 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
 
 def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned", model: str | None = None,
               trust_remote_code: bool = False, steps: int = 300, mimix_steps: int = 0, batch_size: int = 32,
-              segment_bp: int = 2_000, lr: float = 1e-3, window_bp: int = 10_000, min_length_bp: int = 2_500,
-              binner: str = "graph", threshold: float | None = None, threshold_percentile: float = 20.0,
+              segment_bp: int = 2_000, lr: float = 3e-4, window_bp: int = 10_000, min_length_bp: int = 2_500,
+              binner: str = "graph", threshold: float | None = None, calibration: str = "silhouette",
+              threshold_percentile: float = 70.0,
               min_bin_size: int = 10, graph_k: int = 50, seed: int = 0, device: str = "auto",
               save_model: str | Path | None = None) -> dict[str, Any]:
     """Bin the sequences of a FASTA/FASTQ file; see the module docstring for the outputs.
@@ -204,9 +267,11 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     binner : {"graph", "kmedoid"}
         The kNN-graph binner (memory O(n k)) or the paper's K-medoid (O(n^2)).
     threshold : float | None
-        Cosine-similarity threshold; None calibrates it without labels (:func:`halves_threshold`).
+        Cosine-similarity threshold; None calibrates it without labels (``calibration``).
+    calibration : {"silhouette", "halves"}
+        :func:`silhouette_threshold` or :func:`halves_threshold`.
     threshold_percentile : float
-        Percentile of the half-to-half similarities used when ``threshold`` is None.
+        Percentile of the half-to-half similarities (``calibration="halves"``).
     min_bin_size : int
         Smaller bins are dissolved into unbinned (reason ``small_bin``).
     graph_k : int
@@ -232,6 +297,8 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
 
     if features not in ("learned", "tnf"):
         raise BioclError(f"unknown features {features!r}", hint="use 'learned' or 'tnf'")
+    if calibration not in ("silhouette", "halves"):
+        raise BioclError(f"unknown calibration {calibration!r}", hint="use 'silhouette' or 'halves'")
     records, long_enough, stats = read_for_binning(path, min_length_bp=min_length_bp)
     kept = [r for r, ok in zip(records, long_enough) if ok]
     sequences = [r.seq for r in kept]
@@ -261,9 +328,14 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         def featurize(seqs: list[str]) -> np.ndarray:
             return embed_sequences(encoder, seqs, window_bp=window_bp, device=run_device)
     embeddings = featurize(sequences)
-    if threshold is None:
+    if threshold is None and calibration == "halves":
         threshold = halves_threshold(featurize, sequences, percentile=threshold_percentile)
         summary["threshold_rule"] = f"percentile {threshold_percentile} of half-to-half similarities"
+    elif threshold is None:
+        threshold, candidates = silhouette_threshold(embeddings, binner=binner, k=graph_k, min_bin_size=min_bin_size,
+                                                     seed=seed)
+        summary["threshold_rule"] = "highest mean silhouette (unbinned sequences count 0)"
+        summary["threshold_candidates"] = candidates
     else:
         summary["threshold_rule"] = "given"
     kept_bins = bin_embeddings(embeddings, threshold, binner=binner, k=graph_k, min_bin_size=min_bin_size)

@@ -151,10 +151,7 @@ def _ci(results: dict) -> str:
     return f"[{low:.3f}, {high:.3f}]"
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
-@pytest.mark.xfail(reason="`biocl dna embed` does not shard across torchrun ranks yet: every rank embeds the whole "
-                          "input and prints its own summary (reported to the coordinator)", strict=False)
 def test_dna_embed_shards_across_ranks_and_writes_one_output_in_input_order(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     fasta = tmp_path / "contigs.fa"
@@ -173,4 +170,4 @@ def test_dna_embed_shards_across_ranks_and_writes_one_output_in_input_order(tmp_
     np.testing.assert_allclose(np.load(tmp_path / "two.npy"), np.load(tmp_path / "one.npy"), rtol=1e-5, atol=1e-6)
     # Rank 0 alone writes and reports: exactly one JSON document on stdout.
     document = json.loads(done_two.stdout)
-    assert document["n_sequences"] == 7
+    assert document["n_sequences"] == 7 and document["processes"] == 2
