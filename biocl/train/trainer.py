@@ -494,6 +494,9 @@ class Trainer:
             recover_checkpoint(folder, STATE_FILE)
         distributed.barrier()
         if not (folder / STATE_FILE).is_file():
+            # Killed before the first checkpoint: training restarts from scratch and logs again.
+            if self.rank == 0:
+                drop_uncommitted_records(self.run.run_dir / "metrics.jsonl", {"history": [], "global_step": 0})
             return None
         state = load_state(folder / STATE_FILE)
         check_resumable(state, folder / STATE_FILE, seed=self.seed, phase_names=names, world_size=self.world_size)

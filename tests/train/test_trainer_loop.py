@@ -230,6 +230,32 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(toy, tmp_path
     assert [r["train_loss"] for r in result.history] == [r["train_loss"] for r in reference_result.history]
 
 
+def test_resume_before_the_first_checkpoint_restarts_without_duplicate_records(toy, tmp_path: Path) -> None:
+    config = _config()
+    phases = toy.default_phases([2])
+    specs = toy.phase_specs(phases, noise=0.1)
+    real_step = specs[0].step
+
+    def crash_before_any_checkpoint(model, batch, ctx):
+        if ctx.step == 3:
+            raise _Interrupt
+        return real_step(model, batch, ctx)
+
+    specs[0].step = crash_before_any_checkpoint
+    protocol = toy.make_protocol(config)
+    with RunContext(tmp_path / "run", protocol) as run, pytest.raises(_Interrupt):
+        _fit(toy, config, specs, run=run, log_every_steps=1)
+    assert not (tmp_path / "run" / "checkpoints" / "last.state.pt").exists()
+    logged = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(logged) == 3  # one record per step before the crash
+    with RunContext(tmp_path / "run", protocol, resume=True) as run:
+        _fit(toy, config, toy.phase_specs(phases, noise=0.1), run=run, log_every_steps=1)
+        records = run.read_metrics()
+    steps = [r["step"] for r in records if r["scope"] == "step"]
+    assert steps == sorted(set(steps)) and steps[0] == 1
+    assert [(r["phase"], r["epoch"]) for r in records if r["scope"] == "epoch"] == [("p0", 0), ("p0", 1)]
+
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 
 
