@@ -239,7 +239,8 @@ def _species_jackknife_ari(clusters: list[np.ndarray], species: np.ndarray) -> d
     values = np.array([np.mean([adjusted_rand_score(species[species != s], c[species != s]) for c in clusters])
                        for s in names])
     se = float(np.sqrt((len(names) - 1) / len(names) * ((values - values.mean()) ** 2).sum()))
-    return {"ari": full, "se": se, "ci95": [full - 1.96 * se, full + 1.96 * se], "unit": "species",
+    # A normal interval can pass the ARI's maximum of 1; it is cut there.
+    return {"ari": full, "se": se, "ci95": [full - 1.96 * se, min(full + 1.96 * se, 1.0)], "unit": "species",
             "n_units": len(names), "method": "leave-one-species-out jackknife, clusters fixed"}
 
 
