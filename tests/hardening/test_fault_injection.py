@@ -138,7 +138,6 @@ def _biocl_run(*args: str) -> list[str]:
     return command
 
 
-@pytest.mark.slow
 def test_biocl_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     env = {**ENV, "BIOCL_CACHE": str(tmp_path / "cache")}
     reference = subprocess.run(_biocl_run("--out", str(tmp_path / "reference")),

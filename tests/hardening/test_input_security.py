@@ -279,7 +279,6 @@ def _tiny_remote_code_folder(folder: Path, marker: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
 def test_code_in_a_model_folder_runs_only_with_trust_remote_code(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")

@@ -6,8 +6,8 @@ their negatives (``loss.gather`` is on in every quick protocol). The primary met
 two runs must agree within the noise of their evaluation sets. The trainer-level parity
 (bit-for-bit parameters of the toy model) is ``tests/train/test_torchrun_parity.py``.
 
-The budgets make each pair take about 15-25 s of CPU; on a shared 2-core machine that is
-about a minute per pair, so the tests are marked slow (``make test-all``).
+The budgets keep each pair to about 15-25 s on two idle cores, so these tests run in the
+default suite (``make test``).
 """
 
 from __future__ import annotations
@@ -100,7 +100,6 @@ def noise_tolerance(one: dict, two: dict) -> float:
     return max(half_width(one) + half_width(two), binomial, 0.05)
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
 @pytest.mark.parametrize("protocol", sorted(BUDGETS))
 def test_quick_protocol_under_torchrun_agrees_with_one_process(protocol: str, tmp_path: Path,
@@ -134,7 +133,6 @@ def test_quick_protocol_under_torchrun_agrees_with_one_process(protocol: str, tm
     assert abs(value_two - value_one) <= tolerance, row
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
 @pytest.mark.parametrize("protocol", ["brain_speech_quick", "audio_temporal_quick"])
 def test_quick_protocol_simulating_its_data_under_torchrun(protocol: str, tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ def test_single_process_run_creates_no_group(toy, tmp_path: Path, monkeypatch: p
     assert (run_dir / "checkpoints" / "best-p0.safetensors").is_file()
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
 def test_torchrun_ranks_write_one_default_run_folder(toy, tmp_path: Path) -> None:
     done = toy.run_torchrun(["-", "--epochs", "1", "--via-run-protocol"], cwd=tmp_path)

@@ -15,7 +15,6 @@ from biocl.train.checkpoint import load_state, read_weights
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside the interpreter")
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_two_processes_match_one_process(toy, tmp_path: Path, optimizer: str) -> None:
