@@ -363,15 +363,11 @@ def save_dna_encoder(encoder: DnaConvEncoder, path: str | Path) -> str:
     str
         SHA-256 of the written file.
     """
-    from safetensors.torch import save_file
-
-    from biocl.io import atomic_path, sha256_file
+    from biocl.io import write_safetensors
 
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in encoder.state_dict().items()}
     metadata = {"kind": CHECKPOINT_KIND, "config": json.dumps(encoder.config())}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
-    return sha256_file(path)
+    return write_safetensors(state, path, metadata)
 
 
 def load_dna_encoder(path: str | Path) -> DnaConvEncoder:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from biocl.errors import BioclError
-from biocl.io import atomic_path, sha256_file, write_text
+from biocl.io import atomic_path, sha256_file, write_safetensors, write_text
 
 __all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
            "commit_checkpoint", "recover_checkpoint", "check_resumable", "drop_uncommitted_records",
@@ -53,8 +53,6 @@ def save_weights(module: nn.Module, path: str | Path) -> str:
     str
         The hex SHA-256 of the written file.
     """
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {}
     aliases: dict[str, str] = {}
     seen: dict[tuple[Any, ...], str] = {}
@@ -70,10 +68,7 @@ def save_weights(module: nn.Module, path: str | Path) -> str:
         seen[key] = name
         # A fresh contiguous CPU copy: views into a larger storage are refused by safetensors.
         tensors[name] = tensor.detach().to("cpu", copy=True).contiguous()
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
-        digest = sha256_file(tmp)
-    return digest
+    return write_safetensors(tensors, path, {"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:

@@ -205,3 +205,14 @@ def test_resume_refuses_a_state_of_another_run(tmp_path: Path) -> None:
     with pytest.raises(BioclError, match="mid-epoch with 2 processes"):
         check_resumable(state, tmp_path, seed=0, phase_names=["a"], world_size=1)
     check_resumable({**state, "rng": []}, tmp_path, seed=0, phase_names=["a"], world_size=1)
+
+
+def test_weights_files_are_byte_identical_for_identical_weights(tmp_path: Path) -> None:
+    """safetensors orders its metadata like a hash map; the written header is sorted instead."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    digests = {save_weights(model, tmp_path / f"w{i}.safetensors") for i in range(8)}
+    assert len(digests) == 1
+    assert (tmp_path / "w0.safetensors").read_bytes() == (tmp_path / "w7.safetensors").read_bytes()
+    restored = read_weights(tmp_path / "w0.safetensors")
+    assert all(torch.equal(restored[k], v) for k, v in model.state_dict().items())
