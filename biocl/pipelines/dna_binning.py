@@ -155,6 +155,8 @@ def silhouette_threshold(embeddings: np.ndarray, *, binner: str = "graph", k: in
     if n > max_sequences:
         keep = np.sort(np.random.default_rng(seed).choice(n, size=max_sequences, replace=False))
         features, min_bin_size = features[keep], max(2, round(min_bin_size * max_sequences / n))
+    if len(features) < 3:  # nothing to choose between: only identical sequences share a bin
+        return 1.0, []
     pairs = (features @ features.T)[np.triu_indices(len(features), 1)]
     thresholds = np.unique(np.quantile(pairs, 1.0 - np.geomspace(0.5, 1e-3, n_candidates)))
     candidates = []

@@ -34,6 +34,10 @@ def test_silhouette_threshold_on_a_subsample_of_a_large_input() -> None:
     assert adjusted_rand_score(labels, bin_embeddings(points, threshold, k=20, min_bin_size=10)) == 1.0
 
 
+def test_silhouette_threshold_with_too_few_sequences_to_choose() -> None:
+    assert silhouette_threshold(np.ones((2, 4))) == (1.0, [])
+
+
 def test_halves_threshold_is_a_percentile_of_half_to_half_similarities() -> None:
     def featurize(sequences: list[str]) -> np.ndarray:
         return np.array([[s.count("A"), s.count("C") + 1.0] for s in sequences])
