@@ -238,8 +238,7 @@ def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]],
     segment_bp : int
         View length in base pairs; sequences shorter than ``2 * segment_bp`` give half-length views.
     lr : float
-        Adam learning rate of the encoder (low: a randomly initialised encoder already gives
-        useful composition features, and a high rate overwrites them before it learns).
+        Adam learning rate of the encoder.
     head_lr_multiplier : float
         Learning rate of the projection head relative to the encoder's.
     tau : float
