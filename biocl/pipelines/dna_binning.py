@@ -159,9 +159,21 @@ def silhouette_threshold(embeddings: np.ndarray, *, binner: str = "graph", k: in
         return 1.0, []
     pairs = (features @ features.T)[np.triu_indices(len(features), 1)]
     thresholds = np.unique(np.quantile(pairs, 1.0 - np.geomspace(0.5, 1e-3, n_candidates)))
+    if binner == "graph":
+        from biocl.evaluate.binning import graph_bins, knn_graph
+
+        # One kNN graph at the loosest candidate serves every candidate (graph_bins drops the weaker edges).
+        k = min(k, len(features) - 1)
+        graph = knn_graph(features, k, threshold=float(thresholds[0]))
+
+        def binning(threshold: float) -> np.ndarray:
+            return graph_bins(features, threshold, k=k, min_bin_size=min_bin_size, graph=graph)
+    else:
+        def binning(threshold: float) -> np.ndarray:
+            return bin_embeddings(features, threshold, binner=binner, k=k, min_bin_size=min_bin_size)
     candidates = []
     for threshold in thresholds:
-        bins = bin_embeddings(features, float(threshold), binner=binner, k=k, min_bin_size=min_bin_size)
+        bins = binning(float(threshold))
         binned = bins >= 0
         if len(np.unique(bins[binned])) < 2:
             silhouette = 0.0

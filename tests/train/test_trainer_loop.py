@@ -198,6 +198,18 @@ class _Interrupt(Exception):
     pass
 
 
+def _crash_at(spec, step: int) -> None:
+    """Make ``spec``'s step function raise :class:`_Interrupt` at global step ``step`` (0-based)."""
+    real_step = spec.step
+
+    def crash(model, batch, ctx):
+        if ctx.step == step:
+            raise _Interrupt
+        return real_step(model, batch, ctx)
+
+    spec.step = crash
+
+
 @pytest.mark.parametrize("checkpoint_every_steps", [None, 3])
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(toy, tmp_path: Path,
                                                                     checkpoint_every_steps) -> None:
@@ -206,14 +218,7 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(toy, tmp_path
     reference, reference_result = _fit(toy, config, toy.phase_specs(phases, noise=0.1))
 
     specs = toy.phase_specs(phases, noise=0.1)
-    real_step = specs[1].step
-
-    def crash_in_phase_two(model, batch, ctx):
-        if ctx.step == 15:  # the last step of the last epoch
-            raise _Interrupt
-        return real_step(model, batch, ctx)
-
-    specs[1].step = crash_in_phase_two
+    _crash_at(specs[1], 15)  # the last step of the last epoch
     protocol = toy.make_protocol(config)
     with RunContext(tmp_path / "run", protocol) as run, pytest.raises(_Interrupt):
         _fit(toy, config, specs, run=run, checkpoint_every_steps=checkpoint_every_steps)
@@ -234,14 +239,7 @@ def test_resume_before_the_first_checkpoint_restarts_without_duplicate_records(t
     config = _config()
     phases = toy.default_phases([2])
     specs = toy.phase_specs(phases, noise=0.1)
-    real_step = specs[0].step
-
-    def crash_before_any_checkpoint(model, batch, ctx):
-        if ctx.step == 3:
-            raise _Interrupt
-        return real_step(model, batch, ctx)
-
-    specs[0].step = crash_before_any_checkpoint
+    _crash_at(specs[0], 3)  # before any checkpoint
     protocol = toy.make_protocol(config)
     with RunContext(tmp_path / "run", protocol) as run, pytest.raises(_Interrupt):
         _fit(toy, config, specs, run=run, log_every_steps=1)
@@ -265,14 +263,7 @@ def test_resume_mid_epoch_restores_the_step_generator(toy, tmp_path: Path, devic
     phases = [Phase(name="a", epochs=2, batch_size=8)]  # 8 steps per epoch
     reference, _ = _fit(toy, config, toy.phase_specs(phases, noise=0.5))
     specs = toy.phase_specs(phases, noise=0.5)
-    real_step = specs[0].step
-
-    def crash(model, batch, ctx):
-        if ctx.step == 11:
-            raise _Interrupt
-        return real_step(model, batch, ctx)
-
-    specs[0].step = crash
+    _crash_at(specs[0], 11)
     protocol = toy.make_protocol(config)
     with RunContext(tmp_path / "run", protocol) as run, pytest.raises(_Interrupt):
         _fit(toy, config, specs, run=run, checkpoint_every_steps=5)
