@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"{row['clip_s']:>5.1f}s {row['mode']:<16} {row['clips_per_s']:>10.1f} {row['audio_s_per_s']:>10.1f}")
     if args.json is not None:
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
 
         write_json(args.json, {"benchmark": "audio_encoder", "threads": args.threads, "parameters": parameters,
                                "torch": torch.__version__, "platform": platform.platform(), "rows": rows})

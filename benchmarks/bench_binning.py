@@ -106,7 +106,7 @@ def run_case(case: str, n: int, k: int, device: str, backend: str = "exact") -> 
 
 def tnf_throughput(n_sequences: int = 300, length_bp: int = 10_000) -> list[dict]:
     """Sequences per second of each composition transformer on random 10 kb sequences."""
-    from biocl.data.tnf import TNF, CanonicalTNF, TNFKernel
+    from biocl.data.dna.tnf import TNF, CanonicalTNF, TNFKernel
 
     rng = np.random.default_rng(0)
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(_child("graph", n, args.k, args.device, args.threads, backend))
     print(_table(rows))
     if args.json is not None:
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
 
         write_json(args.json, {"threads": args.threads, "device": args.device, "rows": rows})
 

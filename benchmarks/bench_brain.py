@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biocl.data.cache import FeatureCache
-from biocl.data.speech import mel_features
+from biocl.data.speech.cache import FeatureCache
+from biocl.data.speech.features import mel_features
 from biocl.encoders.brain import SimpleConv
 from biocl.heads.losses import ClipLoss
 
@@ -103,7 +103,7 @@ def main() -> None:
     rows.append({"measure": "mel features of 60 s audio, first run", "ms": first * 1000})
     rows.append({"measure": "mel features of 60 s audio, second run (cached)", "ms": second * 1000})
     if args.json is not None:
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
 
         write_json(args.json, {"benchmark": "brain", "threads": args.threads, "steps": args.steps,
                                "load_average": load, "rows": rows})

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
-    from biocl.data.tnf import TNF, CanonicalTNF
+    from biocl.data.dna.tnf import TNF, CanonicalTNF
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences
 
     torch.set_num_threads(args.threads)

@@ -110,7 +110,7 @@ def main() -> None:
             row += f" {gathered[name]:15.2f}"
         print(row)
     if args.json is not None:
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
 
         rows = [{"loss": name, "batch": BATCH[name], "ms_1_process": local[name],
                  **({f"ms_{args.world}_processes": gathered[name]} if gathered else {})} for name in local]

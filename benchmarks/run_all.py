@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows, "runs": runs,
     }
     sys.path.insert(0, str(REPO))
-    from biocl.io import write_json
+    from biocl.utils.io import write_json
 
     path = write_json(args.out / f"bench-{commit}{'-quick' if args.quick else ''}.json", document)
     print(format_table(rows))

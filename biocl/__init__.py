@@ -6,8 +6,8 @@ embedding and binning (DNABERT-S, Zhou et al. 2024) and temporal post-training o
 audio-language models (TeminAL, Sinha et al. 2024).
 """
 
-from biocl.errors import BioclError
-from biocl.protocols import Protocol, load_protocol
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import Protocol, load_protocol
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""`biocl audio pretrain|posttrain|evaluate|embed` and `biocl simulate audio`: thin shells over biocl.pipelines.audio_temporal."""
+"""`biocl audio pretrain|posttrain|evaluate|embed` and `biocl simulate audio`: thin shells over biocl.pipelines.audio_temporal.pipeline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl_cli.output import emit
 
 app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL A/B, ZSTE).", no_args_is_help=True)
@@ -19,7 +19,7 @@ _ZSTE_ROWS = ("zste_task1", "zste_task2", "zste_task3", "zste_task4", "zste_task
 
 
 def _load(protocol: str, overrides: list[str] | None):
-    from biocl.protocols import load_protocol
+    from biocl.protocols.base import load_protocol
     from biocl_cli.protocols import find_protocol
 
     loaded = load_protocol(find_protocol(protocol), overrides)
@@ -85,7 +85,7 @@ def evaluate(
 ) -> None:
     """ZSTE tasks 1-5, CompA-order and retrieval of a saved model on the protocol's held-out class pairs."""
     from biocl.encoders.clap import load_clap
-    from biocl.pipelines.audio_temporal import evaluate_model, prepare_data
+    from biocl.pipelines.audio_temporal.pipeline import evaluate_model, prepare_data
 
     loaded = _load(protocol, set_)
     clap = load_clap(model)
@@ -107,9 +107,9 @@ def embed(
     """L2-normalised embeddings of whole audio files (never cropped) or of captions."""
     import numpy as np
 
-    from biocl.data.audio import read_audio
+    from biocl.data.audio.reading import read_audio
     from biocl.encoders.clap import load_clap
-    from biocl.io import atomic_path, write_text
+    from biocl.utils.io import atomic_path, write_text
 
     clap = load_clap(model)
     if text:
@@ -146,7 +146,7 @@ def simulate_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
 ) -> None:
     """Simulated sound events (tones, chirps, noise, clicks, AM/FM...) as WAV files in the ESC-50 layout."""
-    from biocl.data.simulate_audio import simulate_sound_events
+    from biocl.data.audio.simulate import simulate_sound_events
 
     summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
                                     sample_rate_hz=sample_rate_hz, seed=seed, overwrite=overwrite)

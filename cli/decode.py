@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from biocl.errors import BioclError
-from biocl.io import write_json
+from biocl.utils.errors import BioclError
+from biocl.utils.io import write_json
 from biocl_cli.output import emit
 
 app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def train(
 ) -> None:
     """Train and evaluate a decoder (the same as `biocl run` for a brain_speech protocol)."""
     from biocl.pipelines import run_protocol
-    from biocl.protocols import load_protocol
+    from biocl.protocols.base import load_protocol
     from biocl_cli.protocols import find_protocol
 
     loaded = load_protocol(find_protocol(protocol), set_)
@@ -49,10 +49,10 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
 ) -> None:
     """Re-score a run's best checkpoint on its protocol's test sentences."""
-    from biocl.data.cache import default_cache_dir
-    from biocl.pipelines.brain_speech import evaluate as evaluate_net
-    from biocl.pipelines.brain_speech import load_trained
-    from biocl.pipelines.brain_speech_data import prepare_data
+    from biocl.data.speech.cache import default_cache_dir
+    from biocl.pipelines.brain_speech.pipeline import evaluate as evaluate_net
+    from biocl.pipelines.brain_speech.pipeline import load_trained
+    from biocl.pipelines.brain_speech.data import prepare_data
     from biocl.train import select_device
 
     protocol, net, meta = load_trained(run_dir)
@@ -78,7 +78,7 @@ def predict(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write every window's ranking as JSON here."),
 ) -> None:
     """Rank the candidate speech segments of every word window of a new recording."""
-    from biocl.pipelines.brain_speech import predict_recording
+    from biocl.pipelines.brain_speech.pipeline import predict_recording
 
     result = predict_recording(run_dir, recording, events=events, bids_root=bids_root, subject=subject, top=top)
     if out is not None:
@@ -102,7 +102,7 @@ def simulate_command(
     speech_dir: Path | None = typer.Option(None, "--speech-dir", help="Real WAVs with word timings to use."),
 ) -> None:
     """Simulate MEG/EEG of people listening to speech, as a BIDS data set the real reader loads."""
-    from biocl.data.simulate_meg import simulate_meg_bids
+    from biocl.data.meg.simulate.dataset import simulate_meg_bids
 
     dataset = simulate_meg_bids(out, n_subjects=subjects, n_sessions=sessions, system=system,
                                 duration_s=duration_s, snr_db=snr_db, seed=seed, speech_dir=speech_dir)

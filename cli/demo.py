@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
-from biocl.protocols import load_protocol
+from biocl.protocols.base import load_protocol
 from biocl_cli.protocols import PROTOCOL_DIR
 
 QUICK_PROTOCOLS = ("brain_speech_quick", "dna_species_quick", "audio_temporal_quick")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl_cli.output import emit
 
 app = typer.Typer(help="DNA embedding, binning and evaluation.", no_args_is_help=True)
@@ -54,10 +54,10 @@ def _embed(fasta: Path, out: Path, *, model: str, steps: int, window_bp: int, mi
     import numpy as np
     import torch
 
-    from biocl.data.dna import ReadStats, read_sequences
+    from biocl.data.dna.fasta import ReadStats, read_sequences
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences
-    from biocl.io import atomic_path, write_text
-    from biocl.pipelines.dna_training import load_embedding_model, self_train
+    from biocl.utils.io import atomic_path, write_text
+    from biocl.pipelines.dna_species.training import load_embedding_model, self_train
     from biocl.train import distributed, select_device
 
     stats = ReadStats()
@@ -115,7 +115,7 @@ def bin_command(
     device: str = _DEVICE,
 ) -> None:
     """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed)."""
-    from biocl.pipelines.dna_binning import bin_fasta
+    from biocl.pipelines.dna_binning.binning import bin_fasta
 
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
                         steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
@@ -135,8 +135,8 @@ def evaluate(
     fasta: Path | None = typer.Option(None, "--fasta", help="The binned sequences, for base-pair (AMBER) metrics."),
 ) -> None:
     """Score bins against a gold standard: ARI, matched F1 counts, AMBER purity/completeness."""
-    from biocl.data.dna import read_sequences
-    from biocl.pipelines.dna_binning import evaluate_binning
+    from biocl.data.dna.fasta import read_sequences
+    from biocl.pipelines.dna_binning.binning import evaluate_binning
 
     lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)} if fasta else None
     result = evaluate_binning(bins, truth, lengths=lengths)
@@ -171,9 +171,9 @@ def train(
     """Train the default encoder with C2LR on your sequences and write a checkpoint."""
     import torch
 
-    from biocl.data.dna import read_sequences
+    from biocl.data.dna.fasta import read_sequences
     from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder, save_dna_encoder
-    from biocl.pipelines.dna_training import self_train
+    from biocl.pipelines.dna_species.training import self_train
 
     if group_by not in ("sequence", "file"):
         raise BioclError(f"unknown --group-by {group_by!r}", hint="use 'sequence' or 'file'")
@@ -214,7 +214,7 @@ def simulate_command(
     seed: int = _SEED,
 ) -> None:
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
-    from biocl.data.simulate_dna import sample_contigs, simulate_genomes
+    from biocl.data.dna.simulate import sample_contigs, simulate_genomes
 
     sources: dict[str, Path]
     if genomes:

@@ -7,8 +7,8 @@ import traceback
 
 import typer
 
-from biocl.console import set_quiet
-from biocl.errors import BioclError
+from biocl.utils.console import set_quiet
+from biocl.utils.errors import BioclError
 from biocl_cli import audio, decode, dna, doctor, protocols, report, run, simulate
 from biocl_cli.output import state
 

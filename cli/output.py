@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["state", "emit", "not_built"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 import yaml
 
-from biocl.errors import BioclError
-from biocl.protocols import load_protocol, protocol_to_yaml
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import load_protocol, protocol_to_yaml
 from biocl_cli.output import emit
 
 app = typer.Typer(help="List, show and validate protocol files.", no_args_is_help=True)

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.report import build_report, compare_runs, write_comparison
 from biocl.report.builder import REPORT_FORMATS
 from biocl.report.material import fmt

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from biocl.pipelines import run_protocol
-from biocl.protocols import load_protocol
+from biocl.protocols.base import load_protocol
 from biocl_cli.output import emit
 from biocl_cli.protocols import find_protocol
 

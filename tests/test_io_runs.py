@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from biocl.errors import BioclError
-from biocl.io import atomic_path, sha256_bytes, sha256_file, write_json
-from biocl.runs import RunContext
+from biocl.utils.errors import BioclError
+from biocl.utils.io import atomic_path, sha256_bytes, sha256_file, write_json
+from biocl.pipelines.runs import RunContext
 
 
 def test_atomic_path_keeps_old_content_on_failure(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biocl import protocols
-from biocl.errors import BioclError
-from biocl.protocols import Section, apply_overrides, load_protocol, parse_overrides
+from biocl.protocols import base as protocols
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import Section, apply_overrides, load_protocol, parse_overrides
 
 
 class _Data(Section):

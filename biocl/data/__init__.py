@@ -13,6 +13,6 @@ One module per domain, so the demo's simulated data go through the readers real 
 | ``audio``, ``compose`` | sound readers (manifest, ESC-50, FSDD) and "A before/while B" compositions |
 | ``simulate_audio`` | synthetic sound-event classes in the ESC-50 layout |
 
-Modules are imported where they are used (``from biocl.data.dna import read_sequences``), so
+Modules are imported where they are used (``from biocl.data.dna.fasta import read_sequences``), so
 reading DNA never imports MNE.
 """

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from biocl.encoders.base import Encoder, register_encoder
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["LogMelCNN"]
 

@@ -61,7 +61,7 @@ def register_encoder(name: str) -> Callable[[E], E]:
 def build_encoder(name: str, **kwargs: Any) -> Encoder:
     """Instantiate a registered encoder."""
     if name not in ENCODERS:
-        from biocl.errors import BioclError
+        from biocl.utils.errors import BioclError
 
         raise BioclError(f"unknown encoder {name!r}; known: {', '.join(sorted(ENCODERS))}")
     return ENCODERS[name](**kwargs)

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from biocl.encoders.audio import LogMelCNN
 from biocl.encoders.text import TextTransformer, WordTokenizer
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.heads.losses import CLIP_LOG_SCALE, LogitScale
 from biocl.heads.projection import ProjectionHead
 
@@ -198,7 +198,7 @@ class CompactClap(_DualEncoder):
 
     def save(self, folder: str | Path) -> str:
         """Write ``model.safetensors``, ``tokenizer.json`` and ``config.json``; return the weights' SHA-256."""
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
         from biocl.train.checkpoint import save_weights
 
         folder = Path(folder)
@@ -311,7 +311,7 @@ class HFClapAdapter(_DualEncoder):
 
     def save(self, folder: str | Path) -> str:
         """Write the post-trained weights as ``model.safetensors`` (with ``config.json``); return its SHA-256."""
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
         from biocl.train.checkpoint import save_weights
 
         folder = Path(folder)

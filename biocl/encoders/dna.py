@@ -1,7 +1,7 @@
 """The default DNA encoder: k-mer token embeddings, dilated residual convolutions, mean pooling.
 
 Small enough to train in minutes on two CPU cores, and the same embedding interface as the
-pretrained adapter (:mod:`biocl.encoders.pretrained`): ``tokenize(windows) -> (tokens, mask)``
+pretrained adapter (:mod:`biocl.encoders.pretrained.dnabert`): ``tokenize(windows) -> (tokens, mask)``
 and ``forward(tokens, mask=None, mix=None) -> (n, output_dim)``, so :func:`embed_sequences`,
 the trainer's step functions and MI-Mix treat both alike.
 
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from biocl.encoders.base import Encoder, register_encoder
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = [
     "KmerTokenizer",
@@ -313,7 +313,7 @@ def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: 
     ndarray of float32, shape (len(sequences), output_dim)
         One row per input sequence, in input order.
     """
-    from biocl.data.dna import split_windows
+    from biocl.data.dna.fasta import split_windows
 
     if window_bp < 1:
         raise ValueError("window_bp must be positive")
@@ -363,7 +363,7 @@ def save_dna_encoder(encoder: DnaConvEncoder, path: str | Path) -> str:
     str
         SHA-256 of the written file.
     """
-    from biocl.io import write_safetensors
+    from biocl.utils.io import write_safetensors
 
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in encoder.state_dict().items()}
     metadata = {"kind": CHECKPOINT_KIND, "config": json.dumps(encoder.config())}

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from biocl.encoders.base import Encoder, register_encoder
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["WordTokenizer", "TextTransformer", "SPECIAL_TOKENS"]
 
@@ -99,7 +99,7 @@ class WordTokenizer:
 
     def save(self, path: str | Path) -> Path:
         """Write the vocabulary as JSON (atomically)."""
-        from biocl.io import write_json
+        from biocl.utils.io import write_json
 
         return write_json(path, self.to_json())
 

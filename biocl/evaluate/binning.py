@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.evaluate.amber import BinMatch, amber_metrics, match_bins
 
 __all__ = [

@@ -31,7 +31,7 @@ from itertools import permutations
 
 import numpy as np
 
-from biocl.data.compose import fill_template
+from biocl.data.audio.compose import fill_template
 
 __all__ = [
     "ZsteTemplates",

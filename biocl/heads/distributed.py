@@ -48,7 +48,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["world_info", "is_distributed", "gather_with_grad", "gather_no_grad", "rank_offset_labels",
            "offset_local_index"]

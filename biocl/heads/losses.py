@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from biocl.heads import functional as HF
+from biocl.heads import functional
 from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
                                      rank_offset_labels)
 
@@ -96,8 +96,8 @@ class ClipLoss(nn.Module):
     def __init__(self, normalize: str = "both", symmetric: bool = False, learnable_scale: bool = False,
                  init_log_scale: float | None = CLIP_LOG_SCALE, gather: bool = True):
         super().__init__()
-        if normalize not in HF.NORMALIZE_MODES:
-            raise ValueError(f"normalize must be one of {HF.NORMALIZE_MODES}, got {normalize!r}")
+        if normalize not in functional.NORMALIZE_MODES:
+            raise ValueError(f"normalize must be one of {functional.NORMALIZE_MODES}, got {normalize!r}")
         if init_log_scale is None and learnable_scale:
             raise ValueError("a learnable logit scale needs init_log_scale")
         self.normalize = normalize
@@ -135,16 +135,16 @@ class ClipLoss(nn.Module):
             reverse_mask = mask
         scale = None if self.logit_scale is None else self.logit_scale()
         if not distributed:
-            return HF.clip_loss(queries, candidates, logit_scale=scale, normalize=self.normalize,
+            return functional.clip_loss(queries, candidates, logit_scale=scale, normalize=self.normalize,
                                 symmetric=self.symmetric, candidate_mask=mask)
-        loss = HF.clip_loss(queries, all_candidates, labels=labels, logit_scale=scale, normalize=self.normalize,
+        loss = functional.clip_loss(queries, all_candidates, labels=labels, logit_scale=scale, normalize=self.normalize,
                             candidate_mask=mask)
         if not self.symmetric:
             return loss
         # Local candidates as rows against every query, from the same score function.
         all_queries = gather_with_grad(queries)
-        reverse_logits = HF.clip_logits(all_queries, candidates, logit_scale=scale, normalize=self.normalize).T
-        reverse = HF.contrastive_cross_entropy(reverse_logits, labels, candidate_mask=reverse_mask)
+        reverse_logits = functional.clip_logits(all_queries, candidates, logit_scale=scale, normalize=self.normalize).T
+        reverse = functional.contrastive_cross_entropy(reverse_logits, labels, candidate_mask=reverse_mask)
         return 0.5 * (loss + reverse)
 
 
@@ -180,7 +180,7 @@ class WeightedInfoNCELoss(_TwoViewLoss):
         Use every process's views as negatives.
     """
 
-    loss_function = staticmethod(HF.weighted_infonce)
+    loss_function = staticmethod(functional.weighted_infonce)
 
     def __init__(self, tau: float = 0.05, gather: bool = True):
         super().__init__(tau, gather)
@@ -220,11 +220,11 @@ class MIMixLoss(nn.Module):
             The local permutation the mixing used.
         """
         if not _gathering(self.gather):
-            return HF.mimix_loss(z_mixed, z_pos, lam, mix_index_local, tau=self.tau)
+            return functional.mimix_loss(z_mixed, z_pos, lam, mix_index_local, tau=self.tau)
         n = z_mixed.shape[0]
         labels = rank_offset_labels(n, device=z_mixed.device)
         mix_index = offset_local_index(mix_index_local.to(z_mixed.device), n)
-        return HF.mimix_loss(z_mixed, gather_with_grad(z_pos), lam, mix_index, labels=labels, tau=self.tau)
+        return functional.mimix_loss(z_mixed, gather_with_grad(z_pos), lam, mix_index, labels=labels, tau=self.tau)
 
 
 class TNCELoss(nn.Module):
@@ -267,16 +267,16 @@ class TNCELoss(nn.Module):
         scale = self.logit_scale()
         kwargs = dict(a_same=self.a_same, a_cross=self.a_cross, logit_scale=scale)
         if not _gathering(self.gather):
-            return HF.tnce_loss(audio, text, reverse_index=reverse_index_local, symmetric=self.symmetric, **kwargs)
+            return functional.tnce_loss(audio, text, reverse_index=reverse_index_local, symmetric=self.symmetric, **kwargs)
         n = audio.shape[0]
         labels = rank_offset_labels(n, device=audio.device)
         reverse_index = gather_no_grad(offset_local_index(reverse_index_local.to(audio.device), n))
-        loss = HF.tnce_loss(audio, gather_with_grad(text), reverse_index=reverse_index, labels=labels,
+        loss = functional.tnce_loss(audio, gather_with_grad(text), reverse_index=reverse_index, labels=labels,
                             symmetric=False, **kwargs)
         if not self.symmetric:
             return loss
         # Audio columns share the caption layout, so the same reversal index applies.
-        reverse = HF.tnce_loss(text, gather_with_grad(audio), reverse_index=reverse_index, labels=labels,
+        reverse = functional.tnce_loss(text, gather_with_grad(audio), reverse_index=reverse_index, labels=labels,
                                symmetric=False, **kwargs)
         return 0.5 * (loss + reverse)
 
@@ -292,7 +292,7 @@ class DCLLoss(_TwoViewLoss):
         Use every process's views as negatives.
     """
 
-    loss_function = staticmethod(HF.dcl_loss)
+    loss_function = staticmethod(functional.dcl_loss)
 
     def __init__(self, tau: float = 0.1, gather: bool = True):
         super().__init__(tau, gather)
@@ -325,9 +325,9 @@ class SupConLoss(nn.Module):
             Class of each sample; without labels the loss is SimCLR's NT-Xent.
         """
         if not _gathering(self.gather):
-            return HF.supcon_loss(features, labels, tau=self.tau)
+            return functional.supcon_loss(features, labels, tau=self.tau)
         n = features.shape[0]
         sample_index = rank_offset_labels(n, device=features.device)
         labels_all = None if labels is None else gather_no_grad(labels)
-        return HF.supcon_loss(features, labels, tau=self.tau, features_all=gather_with_grad(features),
+        return functional.supcon_loss(features, labels, tau=self.tau, features_all=gather_with_grad(features),
                               labels_all=labels_all, sample_index=sample_index)

@@ -12,17 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.evaluate.stats import bootstrap_ci, weighted_mean
-from biocl.protocols import Protocol
-from biocl.runs import PipelineResult, RunContext, default_run_dir, environment_info
+from biocl.protocols.base import Protocol
+from biocl.pipelines.runs import PipelineResult, RunContext, default_run_dir, environment_info
 
 __all__ = ["PIPELINES", "run_protocol", "build_results"]
 
 PIPELINES = {
-    "brain_speech": "biocl.pipelines.brain_speech",
-    "dna_species": "biocl.pipelines.dna_species",
-    "audio_temporal": "biocl.pipelines.audio_temporal",
+    "brain_speech": "biocl.pipelines.brain_speech.pipeline",
+    "dna_species": "biocl.pipelines.dna_species.pipeline",
+    "audio_temporal": "biocl.pipelines.audio_temporal.pipeline",
 }
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 import biocl
-from biocl.console import info
-from biocl.errors import BioclError
-from biocl.io import atomic_path, write_json, write_text
+from biocl.utils.console import info
+from biocl.utils.errors import BioclError
+from biocl.utils.io import atomic_path, write_json, write_text
 from biocl.report.schema import REPORT_FORMAT, validate_report
 from biocl.report.material import ReportSection, RunFiles, data_kind, fmt, verdict_rule
 from biocl.report.sections import build_sections

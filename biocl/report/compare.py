@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 import biocl
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.evaluate.stats import bootstrap_ci, weighted_mean
-from biocl.io import write_json, write_text
+from biocl.utils.io import write_json, write_text
 from biocl.report.builder import inlined_css, read_run, template_environment
 from biocl.report.figures import draw_figure
 from biocl.report.material import RunFiles, data_kind, fmt, verdict_rule

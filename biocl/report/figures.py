@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["FIGURE_KINDS", "draw_figure", "estimate_figure", "training_curves", "training_curve_figures"]
 

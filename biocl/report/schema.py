@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = [
     "REPORT_FORMAT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.report.figures import draw_figure, estimate_figure, training_curve_figures, training_curves
 from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from biocl.errors import BioclError
-from biocl.io import atomic_path, sha256_file, write_safetensors, write_text
+from biocl.utils.errors import BioclError
+from biocl.utils.io import atomic_path, sha256_file, write_safetensors, write_text
 
 __all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
            "commit_checkpoint", "recover_checkpoint", "check_resumable", "drop_uncommitted_records",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 __all__ = ["select_device", "autocast", "move_to", "seed_everything", "derived_seed", "rng_state",
            "restore_rng_state"]

@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from biocl.console import progress
-from biocl.errors import BioclError
-from biocl.protocols import Phase, TrainConfig
+from biocl.utils.console import progress
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import Phase, TrainConfig
 from biocl.train import distributed
 from biocl.train.checkpoint import (STATE_FORMAT, check_resumable, commit_checkpoint, drop_uncommitted_records,
                                     load_state, load_weights, recover_checkpoint)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.dna import read_gold_standard, read_sequences
+from biocl.data.dna.fasta import read_gold_standard, read_sequences
 from biocl_cli.main import main
 from biocl_cli.output import state
 
@@ -33,7 +33,7 @@ def _run_json(capsys: pytest.CaptureFixture, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Contigs of 4 simulated genomes (12 each, 2.5-4 kb) and their gold standard."""
-    from biocl.data.simulate_dna import sample_contigs, simulate_genomes
+    from biocl.data.dna.simulate import sample_contigs, simulate_genomes
 
     folder = tmp_path_factory.mktemp("dna_cli")
     genomes = simulate_genomes(folder / "genomes", n_species=4, strains_per_species=1, genome_bp=30_000, seed=3)
@@ -137,7 +137,7 @@ def test_missing_model_path_is_a_user_error(tmp_path: Path, small_sample: tuple[
 def test_self_trained_bins_beat_canonical_tnf_on_real_genomes(tmp_path: Path, shared_data: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     """Contigs (half reverse-complemented) of the 13 real genomes, binned without any pretrained model."""
-    from biocl.data.simulate_dna import sample_contigs
+    from biocl.data.dna.simulate import sample_contigs
 
     folder = shared_data / "dna"
     with open(folder / "MANIFEST.tsv") as handle:

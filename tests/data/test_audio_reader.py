@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from biocl.data.audio import (fit_length, list_esc50, list_labelled_names, list_manifest, load_audio_dataset,
+from biocl.data.audio.reading import (fit_length, list_esc50, list_labelled_names, list_manifest, load_audio_dataset,
                               read_audio, rms_dbfs)
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 
 def _tone(seconds: float = 0.5, rate: int = 16000, freq: float = 440.0, level: float = 0.3) -> np.ndarray:

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.audio import load_audio_dataset, rms_dbfs
-from biocl.data.simulate_audio import SOUND_CLASSES, simulate_sound_events, synthesize
-from biocl.errors import BioclError
-from biocl.io import sha256_file
+from biocl.data.audio.reading import load_audio_dataset, rms_dbfs
+from biocl.data.audio.simulate import SOUND_CLASSES, simulate_sound_events, synthesize
+from biocl.utils.errors import BioclError
+from biocl.utils.io import sha256_file
 
 
 def test_simulated_folder_reads_back_as_esc50(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from biocl.data.brain_windows import (
+from biocl.data.meg.windows import (
     PreparedRecording,
     RobustScaler,
     WindowConfig,
@@ -23,7 +23,7 @@ from biocl.data.brain_windows import (
     resample_to,
     sentence_split,
 )
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 CONFIG = WindowConfig()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biocl.data.compose import compose, concatenate, fill_template, overlay, template_problem, validate_template
-from biocl.errors import BioclError
+from biocl.data.audio.compose import compose, concatenate, fill_template, overlay, template_problem, validate_template
+from biocl.utils.errors import BioclError
 
 
 def _clips() -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def test_templates_need_their_placeholders() -> None:
 
 
 def test_protocol_rejects_a_template_without_placeholders() -> None:
-    from biocl.protocols import validate_protocol
+    from biocl.protocols.base import validate_protocol
 
     raw = {"name": "t", "version": "1", "pipeline": "audio_temporal",
            "data": {"captions": {"before": "first then second"}},

@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from biocl.data.dna import (
+from biocl.data.dna.fasta import (
     SequenceRecord,
     read_gold_standard,
     read_sequences,
@@ -17,7 +17,7 @@ from biocl.data.dna import (
     write_bioboxes,
     write_fasta,
 )
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 
 def test_bioboxes_gold_standard_with_extra_columns(tmp_path):

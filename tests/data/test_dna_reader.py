@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.dna import ReadStats, SequenceRecord, read_sequences, write_fasta
-from biocl.errors import BioclError
+from biocl.data.dna.fasta import ReadStats, SequenceRecord, read_sequences, write_fasta
+from biocl.utils.errors import BioclError
 
 RECORDS = {"seq1": "ACGTACGTAC" * 30, "seq2": "GGGCCCAATT" * 40, "seq3": "TTTTAAAACC" * 35}
 

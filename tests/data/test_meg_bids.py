@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from biocl.data.meg import parse_events_tsv, read_bids, sentence_id
-from biocl.errors import BioclError
+from biocl.data.meg.bids import parse_events_tsv, read_bids
+from biocl.data.meg.recording import sentence_id
+from biocl.utils.errors import BioclError
 
 
 def _write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> Path:

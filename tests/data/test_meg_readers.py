@@ -8,8 +8,8 @@ import mne
 import numpy as np
 import pytest
 
-from biocl.data.meg import MIN_SFREQ_HZ, read_recording, read_trigger_file, sensor_positions, sentence_id
-from biocl.errors import BioclError
+from biocl.data.meg.recording import MIN_SFREQ_HZ, read_recording, read_trigger_file, sensor_positions, sentence_id
+from biocl.utils.errors import BioclError
 
 # (file, montage for EEG files that store no positions, channel type, n channels, Hz, triggers, annotations)
 REAL_RAW_FILES = [

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.dna import read_sequences, reverse_complement
-from biocl.data.simulate_dna import (
+from biocl.data.dna.fasta import read_sequences, reverse_complement
+from biocl.data.dna.simulate import (
     apply_sequencing_errors,
     gold_standard_path,
     sample_contigs,
     simulate_genomes,
 )
-from biocl.data.tnf import CanonicalTNF
-from biocl.errors import BioclError
-from biocl.io import sha256_files
+from biocl.data.dna.tnf import CanonicalTNF
+from biocl.utils.errors import BioclError
+from biocl.utils.io import sha256_files
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from biocl.data import simulate_meg_model as gm
-from biocl.data.meg import read_bids
-from biocl.data.simulate_meg import (
+from biocl.data.meg.simulate import generative
+from biocl.data.meg.bids import read_bids
+from biocl.data.meg.simulate.dataset import (
     DERIVATIVES,
     load_model,
     load_simulation,
     oracle_scores,
     simulate_meg_bids,
 )
-from biocl.errors import BioclError
-from biocl.io import sha256_files
+from biocl.utils.errors import BioclError
+from biocl.utils.io import sha256_files
 
 TINY = dict(n_subjects=2, duration_s=24.0, sfreq_hz=360.0, n_background=12, seed=3)
 
@@ -77,9 +77,9 @@ def test_design_snr_holds_in_the_written_data(kit) -> None:
     drives = [model.stimulus_acoustic(i) for i in range(len(stimuli))]
     tokens = [(model.word_frame[model.word_stimulus == i], model.word_id[model.word_stimulus == i])
               for i in range(len(stimuli))]
-    timeline, frames, ids = gm.drive_timeline(schedule, drives, tokens, model.silence, 24.0)
+    timeline, frames, ids = generative.drive_timeline(schedule, drives, tokens, model.silence, 24.0)
     kernels = model.word_kernels * model.word_gain[0][None, :, None]
-    signal = model.leadfield[0] @ gm.predict_sources(model.trf[0], kernels, timeline, frames, ids)
+    signal = model.leadfield[0] @ generative.predict_sources(model.trf[0], kernels, timeline, frames, ids)
     data = resample_poly(recording.raw.get_data(), 1, 3, axis=1)
     n = min(data.shape[1], signal.shape[1]) - 60
     good = recording.position_mask

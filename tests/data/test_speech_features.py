@@ -9,8 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from biocl.data.cache import FeatureCache
-from biocl.data.speech import (
+from biocl.data.speech.cache import FeatureCache
+from biocl.data.speech.features import (
     Standardiser,
     envelope_features,
     mel_features,
@@ -19,7 +19,7 @@ from biocl.data.speech import (
     standardise,
     wav2vec_features,
 )
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 SR = 16000
 

@@ -12,8 +12,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from biocl.data.dna import reverse_complement
-from biocl.data.tnf import (
+from biocl.data.dna.fasta import reverse_complement
+from biocl.data.dna.tnf import (
     CANONICAL_KMERS,
     KMERS,
     TNF,

@@ -12,7 +12,7 @@ from biocl.encoders.audio import LogMelCNN
 from biocl.encoders.base import ENCODERS
 from biocl.encoders.clap import CompactClap, fit_waveforms, load_clap
 from biocl.encoders.text import TextTransformer, WordTokenizer
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 CAPTIONS = ["this is a sound of dog", "this is a sound of siren", "dog before siren", "siren before dog",
             "dog while siren"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter")
 
@@ -130,7 +130,7 @@ def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch, t
 def test_pipeline_post_trains_a_pretrained_clap(tiny_clap_dir: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from biocl.pipelines import run_protocol
-    from biocl.protocols import validate_protocol
+    from biocl.protocols.base import validate_protocol
 
     monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
     raw = {

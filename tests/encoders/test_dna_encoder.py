@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from biocl.data.dna import reverse_complement
+from biocl.data.dna.fasta import reverse_complement
 from biocl.encoders.base import ENCODERS
 from biocl.encoders.dna import (DnaConvEncoder, KmerTokenizer, embed_sequences, load_dna_encoder,
                                 save_dna_encoder)
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 
 def _random_dna(rng: np.random.Generator, n: int) -> str:

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from biocl.encoders.dna import embed_sequences
-from biocl.encoders.pretrained import HF_INSTALL_HINT, PretrainedDnaEncoder
-from biocl.errors import BioclError
+from biocl.encoders.pretrained.dnabert import HF_INSTALL_HINT, PretrainedDnaEncoder
+from biocl.utils.errors import BioclError
 
 transformers = pytest.importorskip("transformers")
 
@@ -121,7 +121,7 @@ def test_missing_transformers_names_the_extra(tiny_bert_dir: Path, monkeypatch: 
 
 def test_unpadded_layer_inputs_mix_like_padded_ones() -> None:
     """DNABERT-2's layers take (nnz, d) hidden states and the tokens' flat indices."""
-    from biocl.encoders.pretrained import mix_layer_input, mix_padded_or_unpadded
+    from biocl.encoders.pretrained.dnabert import mix_layer_input, mix_padded_or_unpadded
 
     torch.manual_seed(0)
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.evaluate.binning import calibrate_threshold, graph_bins, kmedoid_bins, knn_graph
 
 

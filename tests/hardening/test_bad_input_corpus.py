@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 REPO = Path(__file__).resolve().parents[2]
 BIOCL = Path(sys.executable).parent / "biocl"
@@ -314,10 +314,10 @@ def test_the_corpus_covers_every_case(corpus: dict[str, Case]) -> None:
 
 def test_each_valid_base_reads(tmp_path: Path) -> None:
     """Controls: the bases the corpus breaks are valid, so each refusal has the one intended cause."""
-    from biocl.data.audio import load_audio_dataset
-    from biocl.data.bids import read_bids
-    from biocl.data.dna import read_sequences
-    from biocl.protocols import load_protocol
+    from biocl.data.audio.reading import load_audio_dataset
+    from biocl.data.meg.bids import read_bids
+    from biocl.data.dna.fasta import read_sequences
+    from biocl.protocols.base import load_protocol
 
     write_bids(tmp_path / "bids")
     recordings = read_bids(tmp_path / "bids")

@@ -22,8 +22,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from biocl.protocols import load_protocol
-from biocl.runs import RunContext
+from biocl.protocols.base import load_protocol
+from biocl.pipelines.runs import RunContext
 from biocl.train.checkpoint import read_weights, recover_checkpoint
 
 HERE = Path(__file__).resolve().parent
@@ -79,8 +79,8 @@ def test_sigkill_during_checkpoint_writes_leaves_the_last_commit_loadable(tmp_pa
 
 _HOLDER = textwrap.dedent("""
     import sys, time
-    from biocl.protocols import load_protocol
-    from biocl.runs import RunContext
+    from biocl.protocols.base import load_protocol
+    from biocl.pipelines.runs import RunContext
     with RunContext(sys.argv[1], load_protocol(sys.argv[2])):
         print("holding", flush=True)
         time.sleep(120)

@@ -8,8 +8,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biocl.errors import BioclError
-from biocl.protocols import apply_overrides, load_protocol, parse_overrides
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import apply_overrides, load_protocol, parse_overrides
 
 _FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

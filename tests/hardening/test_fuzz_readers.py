@@ -1,8 +1,8 @@
 """Fuzzing the readers of user files: every input parses or raises BioclError, nothing else escapes.
 
 Covered: FASTA/FASTQ (plain, gzip, bzip2, truncated archives) and gold standards
-(:mod:`biocl.data.dna`), audio manifests and the clips they list (:mod:`biocl.data.audio`),
-and BIDS ``events.tsv`` in both styles (:mod:`biocl.data.bids`). Each property runs on
+(:mod:`biocl.data.dna.fasta`), audio manifests and the clips they list (:mod:`biocl.data.audio.reading`),
+and BIDS ``events.tsv`` in both styles (:mod:`biocl.data.meg.bids`). Each property runs on
 arbitrary bytes and on structured inputs that look like the real format, because random
 bytes rarely get past a reader's first check. Example counts are bounded so the whole
 module runs in seconds.
@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from biocl.data.audio import list_manifest, load_audio_dataset, read_audio
-from biocl.data.bids import parse_events_tsv
-from biocl.data.dna import read_gold_standard, read_sequences
-from biocl.errors import BioclError
+from biocl.data.audio.reading import list_manifest, load_audio_dataset, read_audio
+from biocl.data.meg.bids import parse_events_tsv
+from biocl.data.dna.fasta import read_gold_standard, read_sequences
+from biocl.utils.errors import BioclError
 
 _FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

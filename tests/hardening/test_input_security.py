@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(REPO / "biocl").rglob("*.py"), *(REPO / "cli").rglob("*.py")])
@@ -121,7 +121,7 @@ def _loaders(path: Path, tmp_path: Path) -> dict[str, object]:
     from biocl.encoders.clap import CompactClap, load_clap
     from biocl.encoders.dna import load_dna_encoder
     from biocl.encoders.text import TextTransformer, WordTokenizer
-    from biocl.pipelines.dna_training import load_embedding_model
+    from biocl.pipelines.dna_species.training import load_embedding_model
     from biocl.train.checkpoint import load_state, load_weights, read_weights, recover_checkpoint
 
     clap_folder = tmp_path / "clap"
@@ -182,17 +182,17 @@ def hf_folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def transformers_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    from biocl.encoders import pretrained
+    from biocl.encoders.pretrained import dnabert
 
     calls: list[dict] = []
-    monkeypatch.setattr(pretrained, "_import_transformers", lambda: _fake_transformers(calls))
+    monkeypatch.setattr(dnabert, "_import_transformers", lambda: _fake_transformers(calls))
     return calls
 
 
 @pytest.mark.parametrize("flag", [False, True])
 def test_the_cli_passes_the_users_flag(flag: bool, hf_folder: Path, transformers_calls: list[dict],
                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from biocl import console
+    from biocl.utils import console
     from biocl_cli.main import main
     from biocl_cli.output import state
 
@@ -216,8 +216,8 @@ def test_the_cli_passes_the_users_flag(flag: bool, hf_folder: Path, transformers
 def test_a_protocol_passes_its_flag_and_resolves_the_checkpoint_beside_itself(
         flag: bool, hf_folder: Path, transformers_calls: list[dict], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from biocl.pipelines.dna_species import _build_encoder
-    from biocl.protocols import load_protocol
+    from biocl.pipelines.dna_species.pipeline import _build_encoder
+    from biocl.protocols.base import load_protocol
 
     raw = yaml.safe_load((REPO / "protocols" / "dna_species_quick.yaml").read_text(encoding="utf-8"))
     raw["model"].update(encoder="pretrained", checkpoint="../models/dnabert", trust_remote_code=flag)
@@ -235,8 +235,9 @@ def test_a_protocol_passes_its_flag_and_resolves_the_checkpoint_beside_itself(
 
 def test_data_paths_resolve_beside_the_protocol_not_the_working_folder(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from biocl.pipelines import audio_temporal, brain_speech_data
-    from biocl.protocols import load_protocol
+    from biocl.pipelines.audio_temporal import pipeline as audio_temporal
+    from biocl.pipelines.brain_speech import data as brain_speech_data
+    from biocl.protocols.base import load_protocol
 
     protocols = tmp_path / "study" / "protocols"
     protocols.mkdir(parents=True)
@@ -284,7 +285,7 @@ def test_code_in_a_model_folder_runs_only_with_trust_remote_code(tmp_path: Path,
     pytest.importorskip("transformers")
     import transformers.dynamic_module_utils as dynamic
 
-    from biocl.encoders.pretrained import PretrainedDnaEncoder
+    from biocl.encoders.pretrained.dnabert import PretrainedDnaEncoder
 
     # transformers copies remote code into a modules cache; keep it out of the user's home.
     monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(tmp_path / "hf_modules"))

@@ -57,13 +57,13 @@ def presimulated(protocol: str, folder: Path) -> list[str]:
     it (simulating inside a torchrun run is tested on its own below).
     """
     if protocol == "brain_speech_quick":
-        from biocl.data.simulate_meg import simulate_meg_bids
+        from biocl.data.meg.simulate.dataset import simulate_meg_bids
 
         simulate_meg_bids(folder / "bids", n_subjects=2, system="EEG-64", duration_s=60.0, sfreq_hz=300.0,
                           snr_db=-10.0, seed=0)
         return ["data.source=bids", f"data.bids_root={folder / 'bids'}"]
     if protocol == "audio_temporal_quick":
-        from biocl.data.simulate_audio import simulate_sound_events
+        from biocl.data.audio.simulate import simulate_sound_events
 
         simulate_sound_events(folder / "sounds", n_classes=5, clips_per_class=8, clip_s=0.5, sample_rate_hz=8000,
                               seed=0)

@@ -178,7 +178,7 @@ def reference(world_size: int) -> dict[str, dict[str, Tensor]]:
 
 
 def _unequal_sizes_raise(rank: int) -> bool:
-    from biocl.errors import BioclError
+    from biocl.utils.errors import BioclError
 
     try:
         rank_offset_labels(2 + rank)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
-from biocl.protocols import load_protocol, validate_protocol
+from biocl.protocols.base import load_protocol, validate_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,7 +115,7 @@ def test_same_protocol_same_results(tiny_run: tuple[Path, dict, list[str]], tmp_
 
 def test_evaluation_is_not_random(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path) -> None:
     from biocl.encoders.clap import load_clap
-    from biocl.pipelines.audio_temporal import evaluate_model, prepare_data
+    from biocl.pipelines.audio_temporal.pipeline import evaluate_model, prepare_data
 
     run_dir, results, _ = tiny_run
     protocol = validate_protocol(TINY)

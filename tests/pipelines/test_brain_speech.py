@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
-from biocl.protocols import load_protocol
+from biocl.protocols.base import load_protocol
 from biocl_cli.main import main
 
 QUICK = Path(__file__).resolve().parents[2] / "protocols" / "brain_speech_quick.yaml"
@@ -188,7 +188,7 @@ def test_heldout_subject_is_decoded_through_the_shared_layer(tiny_bids: Path, tm
 
 
 def test_heldout_subjects_need_the_shared_layer(tiny_bids: Path):
-    from biocl.pipelines.brain_speech_data import prepare_data
+    from biocl.pipelines.brain_speech.data import prepare_data
 
     protocol = load_protocol(QUICK, TINY + [f"data.bids_root={tiny_bids}", "data.heldout_subjects=['02']"])
     with pytest.raises(BioclError, match="shared subject layer"):
@@ -212,7 +212,7 @@ def test_quick_protocol_meets_its_acceptance(tmp_path: Path, monkeypatch: pytest
 def test_ridge_gcv_matches_scikit_learn(shape):
     from sklearn.linear_model import RidgeCV
 
-    from biocl.pipelines.brain_speech_eval import RidgeGCV
+    from biocl.pipelines.brain_speech.evaluation import RidgeGCV
 
     rng = np.random.default_rng(0)
     n, p = shape
@@ -227,7 +227,7 @@ def test_ridge_gcv_matches_scikit_learn(shape):
 
 
 def test_permutation_test_and_chance():
-    from biocl.pipelines.brain_speech_eval import chance_metrics, permutation_test
+    from biocl.pipelines.brain_speech.evaluation import chance_metrics, permutation_test
 
     rng = np.random.default_rng(0)
     true = rng.integers(0, 30, size=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from biocl.pipelines.dna_binning import bin_embeddings, halves_threshold, silhouette_threshold
+from biocl.pipelines.dna_binning.binning import bin_embeddings, halves_threshold, silhouette_threshold
 
 
 def _clusters(rng: np.random.Generator, n_clusters: int, per_cluster: int, spread: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,12 +13,12 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from biocl.encoders.dna import DnaConvEncoder
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
-from biocl.pipelines.dna_scoring import ari_contributions
-from biocl.pipelines.dna_species import split_species
-from biocl.pipelines.dna_training import ContrastiveDnaModel, PairBatches, phase_step
-from biocl.protocols import load_protocol
+from biocl.pipelines.dna_species.scoring import ari_contributions
+from biocl.pipelines.dna_species.pipeline import split_species
+from biocl.pipelines.dna_species.training import ContrastiveDnaModel, PairBatches, phase_step
+from biocl.protocols.base import load_protocol
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.report import build_report
 from biocl.report.builder import print_pdf
 from biocl.report.schema import SECTION_IDS, resolve_pointer, split_source, validate_report

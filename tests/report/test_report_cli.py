@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from biocl import console
+from biocl.utils import console
 from biocl_cli import output
 from biocl_cli.main import main
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.evaluate.stats import bootstrap_ci
 from biocl.report import compare_runs, write_comparison
 

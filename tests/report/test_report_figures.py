@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.report.figures import FIGURE_KINDS, draw_figure, estimate_figure, training_curves
 
 SPECS = {

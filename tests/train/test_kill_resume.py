@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from biocl.protocols import TrainConfig
-from biocl.runs import RunContext
+from biocl.protocols.base import TrainConfig
+from biocl.pipelines.runs import RunContext
 from biocl.train import Trainer
 from biocl.train.checkpoint import load_state, read_weights
 

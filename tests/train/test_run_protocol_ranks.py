@@ -9,7 +9,7 @@ import pytest
 import torch.distributed as dist
 
 from biocl import pipelines
-from biocl.protocols import TrainConfig
+from biocl.protocols.base import TrainConfig
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 

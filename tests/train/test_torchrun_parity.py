@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from biocl.protocols import TrainConfig
+from biocl.protocols.base import TrainConfig
 from biocl.train import Trainer
 from biocl.train.checkpoint import load_state, read_weights
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from biocl.errors import BioclError
-from biocl.io import sha256_file
+from biocl.utils.errors import BioclError
+from biocl.utils.io import sha256_file
 from biocl.train import checkpoint
 from biocl.train.checkpoint import (check_resumable, commit_checkpoint, drop_uncommitted_records, load_state,
                                     load_weights, read_weights, recover_checkpoint, save_state, save_weights)

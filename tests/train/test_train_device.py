@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from biocl.errors import BioclError
+from biocl.utils.errors import BioclError
 from biocl.train.device import autocast, move_to, seed_everything, select_device
 
 

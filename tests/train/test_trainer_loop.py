@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from biocl.errors import BioclError
-from biocl.protocols import Phase, TrainConfig
-from biocl.runs import RunContext
+from biocl.utils.errors import BioclError
+from biocl.protocols.base import Phase, TrainConfig
+from biocl.pipelines.runs import RunContext
 from biocl.train import Trainer, load_weights, save_weights
 from biocl.train.checkpoint import read_weights
 

@@ -93,7 +93,7 @@ def phase_specs(phases, *, sleep_s: float = 0.0, noise: float = 0.0, monitor: st
 
 def make_protocol(train):
     """A minimal protocol object for a RunContext (built without the pipelines' sections)."""
-    from biocl.protocols import Acceptance, Protocol, Section
+    from biocl.protocols.base import Acceptance, Protocol, Section
 
     return Protocol.model_construct(
         name="toy", version="1", pipeline="dna_species", description="", intended_use="",
@@ -107,7 +107,7 @@ def default_phases(epochs: list[int], batch_size: int = 16, last_trainable: list
 
     ``last_trainable`` restricts the last phase to those parameter-name prefixes.
     """
-    from biocl.protocols import Phase
+    from biocl.protocols.base import Phase
 
     return [Phase(name=f"p{index}", epochs=count, batch_size=batch_size,
                   init_from="none" if index == 0 else "previous",
@@ -139,7 +139,7 @@ def install_toy_pipeline(epochs: list[int]) -> None:
     import types
 
     from biocl import pipelines
-    from biocl.runs import PipelineResult
+    from biocl.pipelines.runs import PipelineResult
     from biocl.train import Trainer
 
     def run(protocol, run_context):
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs = [int(n) for n in args.epochs.split(",")]
     if args.via_run_protocol:
         from biocl.pipelines import run_protocol
-        from biocl.protocols import TrainConfig
+        from biocl.protocols.base import TrainConfig
 
         install_toy_pipeline(epochs)
         protocol = make_protocol(TrainConfig(lr=0.01, device="cpu"))
@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{run_dir}: {results['steps']} steps", file=sys.stderr)
         return 0
 
-    from biocl.protocols import TrainConfig
-    from biocl.runs import RunContext
+    from biocl.protocols.base import TrainConfig
+    from biocl.pipelines.runs import RunContext
     from biocl.train import Trainer, distributed
 
     rank, _, _ = distributed.init_from_env("cpu")

@@ -1,0 +1,493 @@
+"""DNA sequences in: FASTA/FASTQ readers, gold standards, windows and positive pairs.
+
+The readers stream (one record in memory at a time), sniff the compression (gzip, bzip2)
+from magic bytes and the format (FASTA, FASTQ) from the first non-empty character, and
+count every sequence they drop so a run's flow table can show it. Every problem a user
+can cause is a :class:`~biocl.utils.errors.BioclError` naming the file and, where there is one,
+the record.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from biocl.utils.errors import BioclError
+from biocl.utils.io import atomic_path
+
+__all__ = [
+    "SequenceRecord",
+    "ReadStats",
+    "read_sequences",
+    "read_gold_standard",
+    "write_bioboxes",
+    "write_fasta",
+    "split_windows",
+    "reverse_complement",
+    "sample_positive_pairs",
+    "open_text",
+    "IUPAC_CODES",
+]
+
+#: Every IUPAC nucleotide code the readers accept (upper case); U is read as T.
+IUPAC_CODES = "ACGTURYSWKMBDHVN"
+_INVALID = re.compile(f"[^{IUPAC_CODES}]")
+_AMBIGUOUS = re.compile("[^ACGT]")
+_COMPLEMENT = str.maketrans("ACGTURYSWKMBDHVNacgturyswkmbdhvn", "TGCAAYRSWMKVHDBNtgcaayrswmkvhdbn")
+_GZIP_MAGIC = b"\x1f\x8b"
+_BZIP2_MAGIC = b"BZh"
+_FASTA_LINE_BP = 80
+
+
+@dataclass(frozen=True)
+class SequenceRecord:
+    """One nucleotide sequence as the readers hand it on.
+
+    Attributes
+    ----------
+    id : str
+        The first word of the FASTA/FASTQ header; unique within a file.
+    seq : str
+        Upper case over ``ACGTN`` (other IUPAC codes masked to ``N``, ``U`` read as ``T``).
+    length_bp : int
+        ``len(seq)`` in base pairs.
+    """
+
+    id: str
+    seq: str
+    length_bp: int
+
+
+@dataclass
+class ReadStats:
+    """Counts of what a reader kept and dropped, for a run's flow and exclusion tables.
+
+    Attributes
+    ----------
+    n_records : int
+        Records read from the file (sequences).
+    n_kept : int
+        Records handed on (sequences).
+    n_too_short : int
+        Records shorter than ``min_length_bp`` (sequences), dropped first.
+    n_ambiguous_skipped : int
+        Records with IUPAC ambiguity codes dropped under ``ambiguous="skip"`` (sequences).
+    n_ambiguous_bases_masked : int
+        Non-ACGT bases written as ``N`` in kept records under ``ambiguous="mask"`` (bp).
+    n_lowercase : int
+        Kept records that held lower-case (soft-masked) bases, upper-cased (sequences).
+    bases_kept : int
+        Total length of the kept records (bp).
+    min_length_bp : int
+        The minimum length applied (bp).
+    """
+
+    n_records: int = 0
+    n_kept: int = 0
+    n_too_short: int = 0
+    n_ambiguous_skipped: int = 0
+    n_ambiguous_bases_masked: int = 0
+    n_lowercase: int = 0
+    bases_kept: int = 0
+    min_length_bp: int = 0
+
+    def as_flow(self) -> list[dict[str, Any]]:
+        """The flow stages ``[{"stage", "count", "unit"}]`` in reading order."""
+        return [
+            {"stage": "sequences read", "count": self.n_records, "unit": "sequences"},
+            {"stage": f"at least {self.min_length_bp} bp", "count": self.n_records - self.n_too_short,
+             "unit": "sequences"},
+            {"stage": "sequences kept", "count": self.n_kept, "unit": "sequences"},
+            {"stage": "bases kept", "count": self.bases_kept, "unit": "bp"},
+        ]
+
+    def as_exclusions(self) -> list[dict[str, Any]]:
+        """The reasons sequences (or bases) were dropped or changed, ``[{"reason", "count", "unit"}]``."""
+        return [
+            {"reason": f"shorter than {self.min_length_bp} bp", "count": self.n_too_short, "unit": "sequences"},
+            {"reason": "IUPAC ambiguity codes (record skipped)", "count": self.n_ambiguous_skipped,
+             "unit": "sequences"},
+            {"reason": "IUPAC ambiguity codes masked to N", "count": self.n_ambiguous_bases_masked, "unit": "bp"},
+        ]
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open a plain, gzip or bzip2 text file for reading, sniffing the compression.
+
+    The compression is read from the magic bytes, never from the file name, so a
+    ``.fa.gz`` that is really plain text (or the reverse) still opens. Bytes that are not
+    ASCII are decoded to U+FFFD so the caller can report them with the record they sit in.
+
+    Parameters
+    ----------
+    path : str | Path
+        The file.
+
+    Returns
+    -------
+    handle : text file object
+        Iterate it line by line; close it (or use it in a ``with`` block).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BioclError("no such file", path=path, hint="check the path")
+    with open(path, "rb") as raw:
+        magic = raw.read(3)
+    if magic.startswith(_GZIP_MAGIC):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii", errors="replace")
+    if magic.startswith(_BZIP2_MAGIC):
+        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="ascii", errors="replace")
+    return open(path, encoding="ascii", errors="replace")
+
+
+def _sniff_format(path: Path) -> Literal["fasta", "fastq"]:
+    with open_text(path) as handle:
+        try:
+            for line in handle:
+                stripped = line.lstrip()
+                if stripped:
+                    first = stripped[0]
+                    break
+            else:
+                raise BioclError("the file is empty (no FASTA or FASTQ record)", path=path,
+                                 hint="give a FASTA (>id) or FASTQ (@id) file with at least one sequence")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BioclError(f"cannot decompress the file ({exc})", path=path,
+                             hint="the gzip/bzip2 file is damaged or truncated; download it again") from exc
+    if first == ">":
+        return "fasta"
+    if first == "@":
+        return "fastq"
+    raise BioclError(f"not a FASTA or FASTQ file (it starts with {first!r})", path=path,
+                     hint="FASTA records start with '>', FASTQ records with '@'")
+
+
+def _parse_records(path: Path, fmt: str) -> Iterator[tuple[str, str]]:
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+    from Bio.SeqIO.QualityIO import FastqGeneralIterator
+
+    parser = SimpleFastaParser if fmt == "fasta" else FastqGeneralIterator
+    with open_text(path) as handle:
+        try:
+            for item in parser(handle):
+                yield item[0], item[1]
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BioclError(f"cannot decompress the file ({exc})", path=path,
+                             hint="the gzip/bzip2 file is damaged or truncated; download it again") from exc
+        except ValueError as exc:
+            raise BioclError(f"not a valid {fmt.upper()} file ({exc})", path=path,
+                             hint=f"check the file is complete {fmt.upper()}") from exc
+
+
+def read_sequences(path: str | Path, *, min_length_bp: int = 2500, ambiguous: Literal["mask", "skip"] = "mask",
+                   stats: ReadStats | None = None) -> Iterator[SequenceRecord]:
+    """Stream the sequences of a FASTA or FASTQ file, plain, gzip or bzip2.
+
+    Records are filtered in this order: shorter than ``min_length_bp`` (counted in
+    ``n_too_short``), then ambiguity codes (``"skip"``: counted in ``n_ambiguous_skipped``).
+    The iterator is lazy: errors about a record are raised when it is reached.
+
+    Parameters
+    ----------
+    path : str | Path
+        FASTA (``>id description``) or FASTQ (``@id``) file; format and compression are sniffed.
+    min_length_bp : int
+        Records shorter than this many base pairs are dropped and counted (the paper: 2,500 bp).
+    ambiguous : {"mask", "skip"}
+        IUPAC ambiguity codes (N, R, Y, ...): ``"mask"`` writes them as ``N`` and counts the
+        bases; ``"skip"`` drops the whole record and counts it.
+    stats : ReadStats | None
+        Filled in place as records are read (pass one to get the flow table).
+
+    Yields
+    ------
+    record : SequenceRecord
+        Upper case over ``ACGTN``.
+
+    Raises
+    ------
+    BioclError
+        Missing, empty, damaged, not FASTA/FASTQ, a character outside the IUPAC codes, an empty
+        or duplicate record id, or no record left after filtering.
+    """
+    if ambiguous not in ("mask", "skip"):
+        raise ValueError(f"ambiguous must be 'mask' or 'skip', not {ambiguous!r}")
+    path = Path(path)
+    stats = ReadStats() if stats is None else stats
+    stats.min_length_bp = int(min_length_bp)
+    fmt = _sniff_format(path)
+    return _read_records(path, fmt, int(min_length_bp), ambiguous, stats)
+
+
+def _read_records(path: Path, fmt: str, min_length_bp: int, ambiguous: str,
+                  stats: ReadStats) -> Iterator[SequenceRecord]:
+    seen: set[str] = set()
+    for title, raw in _parse_records(path, fmt):
+        words = title.split()
+        if not words:
+            raise BioclError(f"record {stats.n_records + 1} has an empty id", path=path,
+                             hint="every header needs an id after '>' or '@'")
+        record_id = words[0]
+        if record_id in seen:
+            raise BioclError(f"duplicate sequence id {record_id!r}", path=path,
+                             hint="outputs are keyed by id; make the ids unique (e.g. seqkit rename)")
+        seen.add(record_id)
+        stats.n_records += 1
+        seq = raw.upper()
+        has_lowercase = seq != raw
+        bad = _INVALID.search(seq)
+        if bad is not None:
+            raise BioclError(f"record {record_id!r} has {bad.group()!r} at position {bad.start() + 1}, "
+                             "which is not an IUPAC nucleotide code", path=path,
+                             hint="the file is damaged or not nucleotide sequence")
+        if len(seq) < min_length_bp:
+            stats.n_too_short += 1
+            continue
+        if "U" in seq:
+            seq = seq.replace("U", "T")
+        n_ambiguous = len(seq) - sum(seq.count(base) for base in "ACGT")
+        if n_ambiguous:
+            if ambiguous == "skip":
+                stats.n_ambiguous_skipped += 1
+                continue
+            seq = _AMBIGUOUS.sub("N", seq)
+            stats.n_ambiguous_bases_masked += n_ambiguous
+        stats.n_lowercase += int(has_lowercase)
+        stats.n_kept += 1
+        stats.bases_kept += len(seq)
+        yield SequenceRecord(record_id, seq, len(seq))
+    if stats.n_records == 0:
+        raise BioclError(f"no {fmt.upper()} record in the file", path=path,
+                         hint="give a file with at least one sequence")
+    if stats.n_kept == 0:
+        raise BioclError(
+            f"no sequence left: {stats.n_records} read, {stats.n_too_short} shorter than {min_length_bp} bp, "
+            f"{stats.n_ambiguous_skipped} skipped for ambiguity codes", path=path,
+            hint="lower the minimum length or use ambiguous='mask'")
+
+
+_GOLD_ID_COLUMNS = {"sequence_id", "sequenceid", "seqid", "seq_id", "contig", "contig_id", "contigname", "id"}
+
+
+def read_gold_standard(path: str | Path) -> dict[str, str]:
+    """Read a gold standard: sequence id -> genome or species label.
+
+    Two formats are recognised: CAMI bioboxes binning files (``@Version``/``@SampleID``
+    headers, a ``@@SEQUENCEID\\tBINID`` column header, extra columns such as ``TAXID`` or
+    ``_LENGTH`` tolerated; ``TAXID`` is used when there is no ``BINID``), and a plain
+    tab-separated ``sequence_id\\tlabel`` file with an optional header line. Lines starting
+    with ``#`` are comments. Plain or compressed.
+
+    Parameters
+    ----------
+    path : str | Path
+        The gold-standard file.
+
+    Returns
+    -------
+    labels : dict of str to str
+        In file order.
+
+    Raises
+    ------
+    BioclError
+        Empty file, a line without a label, or the same id with two different labels.
+    """
+    path = Path(path)
+    labels: dict[str, str] = {}
+    id_col, label_col = 0, 1
+    first_data_line = True
+    try:
+        with open_text(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                if line.startswith("@@"):
+                    columns = [c.strip().upper() for c in line[2:].split("\t")]
+                    if "SEQUENCEID" not in columns or not ({"BINID", "TAXID"} & set(columns)):
+                        raise BioclError(f"line {line_no}: the bioboxes header needs SEQUENCEID and BINID columns",
+                                         path=path, hint="write '@@SEQUENCEID<TAB>BINID'")
+                    id_col = columns.index("SEQUENCEID")
+                    label_col = columns.index("BINID" if "BINID" in columns else "TAXID")
+                    first_data_line = False
+                    continue
+                if line.startswith("@"):
+                    continue
+                fields = [f.strip() for f in line.split("\t")]
+                if first_data_line:
+                    first_data_line = False
+                    if fields[0].lower() in _GOLD_ID_COLUMNS:
+                        continue
+                if len(fields) <= max(id_col, label_col) or not fields[id_col] or not fields[label_col]:
+                    raise BioclError(f"line {line_no} has no label: {line[:60]!r}", path=path,
+                                     hint="each line needs 'sequence_id<TAB>label'")
+                seq_id, label = fields[id_col], fields[label_col]
+                if labels.setdefault(seq_id, label) != label:
+                    raise BioclError(f"sequence {seq_id!r} has two labels ({labels[seq_id]!r} and {label!r})",
+                                     path=path, hint="give one label per sequence")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BioclError(f"cannot decompress the file ({exc})", path=path,
+                         hint="the gzip/bzip2 file is damaged or truncated; download it again") from None
+    if not labels:
+        raise BioclError("the gold standard is empty", path=path,
+                         hint="give 'sequence_id<TAB>label' lines or a CAMI bioboxes binning file")
+    return labels
+
+
+def write_bioboxes(path: str | Path, assignments: Mapping[str, str], *, sample_id: str = "biocl",
+                   extra_columns: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    """Write a CAMI bioboxes binning file (``@@SEQUENCEID\\tBINID``) atomically.
+
+    Parameters
+    ----------
+    path : str | Path
+        Output file (written through a temporary file and renamed).
+    assignments : mapping of str to str
+        Sequence id -> bin (or genome) id, in the order to write. Leave unbinned sequences
+        out, as CAMI tools expect.
+    sample_id : str
+        The ``@SampleID`` header.
+    extra_columns : mapping of column name to (mapping of id to value) | None
+        Additional columns (e.g. ``_LENGTH``), written after ``BINID``.
+
+    Returns
+    -------
+    path : Path
+    """
+    extra_columns = dict(extra_columns or {})
+    header = "\t".join(["@@SEQUENCEID", "BINID", *extra_columns])
+    lines = ["@Version:0.9.1", f"@SampleID:{sample_id}", "", header]
+    for seq_id, bin_id in assignments.items():
+        values = [str(column[seq_id]) for column in extra_columns.values()]
+        lines.append("\t".join([seq_id, str(bin_id), *values]))
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
+    return Path(path)
+
+
+def write_fasta(path: str | Path, records: Iterable[SequenceRecord]) -> Path:
+    """Write records as FASTA (80 bp lines) atomically; gzip when ``path`` ends in ``.gz``.
+
+    Parameters
+    ----------
+    path : str | Path
+        Output file.
+    records : iterable of SequenceRecord
+        Written in order; consumed lazily, so a generator is never held in memory at once.
+
+    Returns
+    -------
+    path : Path
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(tmp, "wt", encoding="ascii") as handle:
+            for record in records:
+                handle.write(f">{record.id}\n")
+                for start in range(0, len(record.seq), _FASTA_LINE_BP):
+                    handle.write(record.seq[start:start + _FASTA_LINE_BP] + "\n")
+    return path
+
+
+def split_windows(seq: str, window_bp: int = 10_000, min_window_bp: int | None = None) -> list[str]:
+    """Cut a sequence into consecutive, non-overlapping windows.
+
+    Parameters
+    ----------
+    seq : str
+        The sequence.
+    window_bp : int
+        Window length in base pairs (the paper embeds 10 kb).
+    min_window_bp : int | None
+        A trailing remainder shorter than this is dropped (bp). ``None`` means a quarter of
+        ``window_bp`` (2,500 bp for 10 kb, the paper's minimum contig length). A sequence
+        no longer than ``window_bp`` is always returned whole, however short.
+
+    Returns
+    -------
+    windows : list of str
+        At least one window for a non-empty sequence.
+    """
+    if window_bp <= 0:
+        raise ValueError(f"window_bp must be positive, not {window_bp}")
+    min_window_bp = window_bp // 4 if min_window_bp is None else min_window_bp
+    if len(seq) <= window_bp:
+        return [seq] if seq else []
+    windows = [seq[start:start + window_bp] for start in range(0, len(seq), window_bp)]
+    if len(windows[-1]) < min_window_bp:
+        windows.pop()
+    return windows
+
+
+def reverse_complement(seq: str) -> str:
+    """Reverse complement of a nucleotide sequence (IUPAC codes complemented, case kept)."""
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+def sample_positive_pairs(genomes: Mapping[str, Sequence[str]], n_pairs: int, segment_bp: int,
+                          rng: np.random.Generator, *, min_segment_bp: int | None = None,
+                          ) -> list[tuple[str, str, str]]:
+    """Draw positive pairs: two non-overlapping segments of the same genome (the paper's rule).
+
+    Each pair picks a genome uniformly, then one of its sequences (chromosome or contig)
+    with probability proportional to length, then two non-overlapping segments of that
+    sequence (start positions drawn uniformly, no placement excluded), in random order. A sequence shorter than
+    ``2 * segment_bp`` gives segments of half its length; a sequence shorter than
+    ``2 * min_segment_bp`` is never drawn, and a genome with no such sequence is skipped.
+
+    Parameters
+    ----------
+    genomes : mapping of str to sequence of str
+        Genome label -> its sequences.
+    n_pairs : int
+        Pairs to draw.
+    segment_bp : int
+        Segment length in base pairs (the paper: 10 kb).
+    rng : numpy.random.Generator
+        The only source of randomness.
+    min_segment_bp : int | None
+        Shortest segment allowed (bp); ``None`` means ``segment_bp // 2``.
+
+    Returns
+    -------
+    pairs : list of (segment_a, segment_b, genome label)
+
+    Raises
+    ------
+    BioclError
+        When no genome has a sequence of at least ``2 * min_segment_bp``.
+    """
+    if segment_bp <= 0 or n_pairs < 0:
+        raise ValueError("segment_bp must be positive and n_pairs non-negative")
+    min_segment_bp = segment_bp // 2 if min_segment_bp is None else min_segment_bp
+    eligible: list[tuple[str, list[str], np.ndarray]] = []
+    for label, sequences in genomes.items():
+        usable = [s for s in sequences if len(s) >= 2 * max(min_segment_bp, 1)]
+        if usable:
+            lengths = np.array([len(s) for s in usable], dtype=float)
+            eligible.append((label, usable, lengths / lengths.sum()))
+    if not eligible:
+        raise BioclError(f"no genome has a sequence of at least {2 * min_segment_bp} bp to cut two "
+                         f"non-overlapping segments from", hint="use shorter segments or longer genomes")
+    pairs = []
+    for _ in range(n_pairs):
+        label, sequences, weights = eligible[rng.integers(len(eligible))]
+        seq = sequences[rng.choice(len(sequences), p=weights)]
+        length = min(segment_bp, len(seq) // 2)
+        # Two sorted draws in [0, L - 2 * length], the second shifted by `length`, reach
+        # every non-overlapping placement and never an overlapping one.
+        first, second = np.sort(rng.integers(0, len(seq) - 2 * length + 1, size=2))
+        a, b = seq[first:first + length], seq[second + length:second + 2 * length]
+        pairs.append((a, b, label) if rng.random() < 0.5 else (b, a, label))
+    return pairs

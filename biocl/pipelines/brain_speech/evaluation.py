@@ -1,0 +1,287 @@
+"""Scoring for the brain-to-speech pipeline: the deep model, the ridge baseline, the oracle, chance.
+
+Every decoder is scored the same way: it predicts a speech window from each brain window,
+and the prediction is compared with every distinct candidate segment of the split by the
+loss's score (``<prediction, candidate> / ||candidate||`` by default), then ranked
+(:mod:`biocl.evaluate.retrieval`). The oracle of simulated data skips the prediction and
+scores candidates with the generative model itself.
+
+The ridge baseline is a lagged linear decoder, one per recording: the speech features at
+sample t are regressed (:class:`RidgeGCV`, scikit-learn's ``RidgeCV``: alpha by generalised
+cross-validation) on every sensor at samples t + lag, lags spanning ``evaluate.ridge_lags_s`` of the (already
+150 ms-shifted) brain window. It is the "regression" row of the paper's Table 2, fitted
+per recording so it has every advantage a linear model can have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from biocl.data.meg.windows import batch_arrays, extract_brain
+from biocl.evaluate.retrieval import (distinct_candidates, segment_identification, top_k_curve, true_ranks,
+                                      word_top_k, word_top_k_chance)
+from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
+from biocl.pipelines.brain_speech.data import BrainSpeechData
+
+__all__ = ["Predictor", "RidgeGCV", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
+           "oracle_window_scores", "identification", "chance_metrics", "permutation_test", "subject_rows",
+           "subject_table", "worst_sentences", "top_k_series"]
+
+Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
+
+
+def candidate_matrix(bundle: BrainSpeechData, split: str, rows: np.ndarray, normalize: str
+                     ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """The distinct segments of windows ``rows`` as flattened, normalised speech candidates.
+
+    Returns
+    -------
+    candidates : tensor (m, F * T)
+    representatives : array (m,) of positions in ``rows`` (each segment's first window)
+    true_index : array (len(rows),) of candidate columns
+    """
+    reps, true_index = distinct_candidates(bundle.tables[split].segment[rows])
+    speech = bundle.batch(split, rows[reps])["speech"].flatten(1).float()
+    if normalize in ("candidates", "both"):
+        speech = speech / speech.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return speech, reps, true_index
+
+
+def score_windows(predict: Predictor, bundle: BrainSpeechData, split: str, rows: np.ndarray,
+                  candidates: torch.Tensor, *, normalize: str, batch_size: int, device: torch.device) -> np.ndarray:
+    """Scores (n, m) of windows ``rows`` against ``candidates``.
+
+    ``predict(batch, batch_rows)`` returns the predicted speech windows (B, F, T) of a batch.
+    """
+    candidates = candidates.to(device)
+    out = []
+    for start in range(0, rows.size, batch_size):
+        chunk = rows[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in bundle.batch(split, chunk).items()}
+        queries = predict(batch, chunk).to(device).float().flatten(1)
+        if normalize == "both":
+            queries = queries / queries.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        out.append((queries @ candidates.T).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, candidates.shape[0]))
+
+
+def model_predictor(net: torch.nn.Module, device: torch.device, bf16: bool) -> Predictor:
+    """Predictions of a trained :class:`~biocl.pipelines.brain_speech.pipeline.BrainSpeechNet` (eval mode, no grad)."""
+    from biocl.train import autocast
+
+    def predict(batch: dict[str, torch.Tensor], rows: np.ndarray) -> torch.Tensor:
+        net.eval()
+        with torch.no_grad(), autocast(device, enabled=bf16):
+            return net(batch["brain"], batch["subjects"], batch["positions"], batch["position_mask"])
+
+    return predict
+
+
+def _lags(bundle: BrainSpeechData, evaluate: Any) -> np.ndarray:
+    lo, hi = (int(round(v * bundle.config.sfreq_hz)) for v in evaluate.ridge_lags_s)
+    return np.arange(lo, hi + 1, evaluate.ridge_lag_step)
+
+
+def _lagged(windows: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """(n, C, T) windows -> (n, T, L * C) design: sample t holds every channel at t + lag, 0 outside."""
+    n, c, t = windows.shape
+    out = np.zeros((n, t, lags.size, c), np.float32)
+    for j, lag in enumerate(lags):
+        if lag >= 0:
+            out[:, :t - lag, j] = windows[:, :, lag:].transpose(0, 2, 1)
+        else:
+            out[:, -lag:, j] = windows[:, :, :t + lag].transpose(0, 2, 1)
+    return out.reshape(n, t, -1)
+
+
+class RidgeGCV:
+    """Multi-output ridge regression with the penalty chosen by generalised cross-validation.
+
+    The same estimator as ``sklearn.linear_model.RidgeCV(alphas)`` (intercept unpenalised,
+    one alpha for all targets chosen by the mean squared leave-one-out error), computed
+    from one eigendecomposition of ``X^T X``: every alpha then costs ``n * p`` for the hat
+    matrix diagonal instead of scikit-learn's ``n * p**2`` (a parity test checks they agree
+    in float64; float32 input keeps the two large products in float32).
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        Candidate penalties.
+    """
+
+    def __init__(self, alphas: list[float]):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> RidgeGCV:
+        """Fit on ``x`` (n, p) and ``y`` (n, targets); sets ``coef_`` (targets, p), ``intercept_``, ``alpha_``."""
+        # The two n x p x p products run in the input's precision (float32 halves their cost on
+        # large lagged designs); the eigendecomposition and everything after it in float64.
+        dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
+        x = np.asarray(x, dtype=dtype)
+        y = np.asarray(y, dtype=np.float64)
+        x_mean, y_mean = x.mean(axis=0, dtype=np.float64), y.mean(axis=0)
+        xc, yc = x - x_mean.astype(dtype), y - y_mean
+        eigenvalues, vectors = np.linalg.eigh((xc.T @ xc).astype(np.float64))
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        projected = (xc @ vectors.astype(dtype)).astype(np.float64)
+        q = vectors.T @ (xc.T @ yc.astype(dtype)).astype(np.float64)
+        n = x.shape[0]
+        best = None
+        for alpha in self.alphas:
+            shrink = 1.0 / (eigenvalues + alpha)
+            hat = (projected**2 @ shrink) + 1.0 / n
+            residual = yc - projected @ (q * shrink[:, None])
+            error = float(np.mean((residual / (1.0 - hat)[:, None]) ** 2))
+            if best is None or error < best[0]:
+                best = (error, alpha, vectors @ (q * shrink[:, None]))
+        _, self.alpha_, coef = best
+        self.coef_ = coef.T
+        self.intercept_ = y_mean - x_mean @ coef
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions (n, targets)."""
+        return np.asarray(x) @ self.coef_.T + self.intercept_
+
+
+def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, Any]:
+    """One lagged :class:`RidgeGCV` per training recording, on its training windows.
+
+    At most ``evaluate.ridge_max_windows`` windows (evenly spaced) and every
+    ``evaluate.ridge_time_step``-th sample of each are used: neighbouring training windows
+    overlap by 2.5 s, so this drops repeats, not information.
+    """
+    lags = _lags(bundle, evaluate)
+    table = bundle.tables["train"]
+    step = evaluate.ridge_time_step
+    models = {}
+    for r, rec in enumerate(bundle.recordings):
+        rows = np.flatnonzero(table.recording == r)
+        if rec.subject in bundle.heldout or rows.size == 0:
+            continue
+        keep = min(evaluate.ridge_max_windows, rows.size)
+        rows = rows[np.linspace(0, rows.size - 1, keep).round().astype(int)]
+        batch = batch_arrays(bundle.recordings, table, rows, bundle.speech, bundle.silence, bundle.config,
+                             bundle.subject_index)
+        x = _lagged(batch["brain"][:, :rec.n_channels], lags)[:, ::step].reshape(-1, lags.size * rec.n_channels)
+        y = batch["speech"][:, :, ::step].transpose(0, 2, 1).reshape(x.shape[0], -1)
+        models[r] = RidgeGCV(evaluate.ridge_alphas).fit(x, y)
+    return models
+
+
+def ridge_predictor(bundle: BrainSpeechData, models: dict[int, Any], evaluate: Any, split: str) -> Predictor:
+    """Predictions of the per-recording ridge models (windows of recordings without one: zeros)."""
+    lags = _lags(bundle, evaluate)
+    recordings = bundle.tables[split].recording
+
+    def predict(batch: dict[str, torch.Tensor], rows: np.ndarray) -> torch.Tensor:
+        which = recordings[rows]
+        brain = batch["brain"].cpu().numpy()
+        out = np.zeros((rows.size, bundle.silence.size, bundle.config.n_times), np.float32)
+        for r in np.unique(which):
+            if r not in models:
+                continue
+            where = np.flatnonzero(which == r)
+            x = _lagged(brain[where, :bundle.recordings[r].n_channels], lags)
+            pred = models[r].predict(x.reshape(-1, x.shape[-1])).reshape(where.size, x.shape[1], -1)
+            out[where] = pred.transpose(0, 2, 1)
+        return torch.from_numpy(out)
+
+    return predict
+
+
+def oracle_window_scores(bundle: BrainSpeechData, split: str, rows: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """The simulator's oracle scores (n, m) of windows ``rows`` against candidates ``rows[reps]``.
+
+    The oracle gets the same preprocessed brain windows as the decoders and, for each
+    candidate, the stimulus file and onset of its speech window.
+    """
+    from biocl.data.meg.simulate.dataset import oracle_scores
+
+    table = bundle.tables[split]
+    candidates = [(bundle.sounds[table.sound[rows[j]]], table.speech_start[rows[j]] / bundle.config.sfreq_hz)
+                  for j in reps]
+    out = np.zeros((rows.size, reps.size))
+    for r in np.unique(table.recording[rows]):
+        rec = bundle.recordings[r]
+        where = np.flatnonzero(table.recording[rows] == r)
+        brain = extract_brain(rec, table.brain_start[rows[where]], bundle.config)
+        out[where] = oracle_scores(bundle.simulation, rec.subject, brain, candidates,
+                                   brain_lag_s=bundle.config.brain_shift_s, sfreq_hz=bundle.config.sfreq_hz)
+    return out
+
+
+def identification(scores: np.ndarray, true_index: np.ndarray, words: np.ndarray, ks: list[int],
+                   word_k: int) -> tuple[dict[str, float], np.ndarray]:
+    """Top-k segment accuracies, word-level top-k and the median rank; and the ranks."""
+    result = segment_identification(scores, true_index, ks)
+    metrics = {f"top{k}": result[f"top{k}"] for k in ks}
+    metrics[f"word_top{word_k}"] = float(word_top_k(scores, true_index, words, k=word_k).mean())
+    metrics["median_rank"] = result["median_rank"]
+    return metrics, true_ranks(scores, true_index)
+
+
+def chance_metrics(true_index: np.ndarray, words: np.ndarray, ks: list[int], word_k: int) -> dict[str, float]:
+    """What uninformative scores achieve: k / m per top-k, frequency-based word-level top-k."""
+    m = len(words)
+    metrics = {f"top{k}": min(k, m) / m for k in ks}
+    metrics[f"word_top{word_k}"] = word_top_k_chance(true_index, words, k=word_k)
+    metrics["median_rank"] = (m - 1) / 2
+    return metrics
+
+
+def permutation_test(scores: np.ndarray, true_index: np.ndarray, k: int, n_permutations: int,
+                     seed: int) -> dict[str, Any]:
+    """Top-k accuracy against its null: windows paired with shuffled candidate labels."""
+    n, m = scores.shape
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(n)[:, None], order] = np.arange(m)[None, :]
+    observed = float(np.mean(rank[np.arange(n), true_index] < k))
+
+    def null(rng: np.random.Generator) -> float:
+        return float(np.mean(rank[np.arange(n), true_index[rng.permutation(n)]] < k))
+
+    p = permutation_pvalue(observed, null, n_permutations=n_permutations, seed=seed) if n_permutations else 1.0
+    return {"metric": f"top{k}", "observed": observed, "p_value": p, "n_permutations": n_permutations,
+            "null": "test windows paired with shuffled candidate labels"}
+
+
+def subject_rows(bundle: BrainSpeechData, split: str, rows: np.ndarray) -> np.ndarray:
+    """Subject of each window ``rows``."""
+    return np.array([bundle.recordings[r].subject for r in bundle.tables[split].recording[rows]], dtype=object)
+
+
+def subject_table(subjects: np.ndarray, correct: np.ndarray, seed: int, resamples: int) -> list[dict[str, Any]]:
+    """Per-subject accuracy with a bootstrap CI over that subject's windows."""
+    out = []
+    for subject in sorted(set(subjects.tolist())):
+        hits = correct[subjects == subject].astype(float)
+        low, high = bootstrap_ci(hits, n_resamples=resamples, seed=seed)
+        out.append({"group": f"sub-{subject}", "value": float(hits.mean()), "ci95": [low, high], "n": int(hits.size)})
+    return out
+
+
+def worst_sentences(bundle: BrainSpeechData, rows: np.ndarray, correct: np.ndarray, count: int
+                    ) -> list[dict[str, Any]]:
+    """The test sentences decoded worst (top-k over all their windows)."""
+    table = bundle.tables["test"]
+    text = {e.sentence_id: e.sentence for rec in bundle.recordings for e in rec.events}
+    sentences = table.sentence[rows]
+    rates = []
+    for sentence in sorted(set(sentences.tolist())):
+        hits = correct[sentences == sentence]
+        rates.append((float(hits.mean()), sentence, int(hits.size)))
+    rates.sort()
+    return [{"id": sentence, "value": rate,
+             "detail": f"{n} windows; \"{text.get(sentence, '')[:80]}\""} for rate, sentence, n in rates[:count]]
+
+
+def top_k_series(ranks: np.ndarray, max_k: int) -> list[float]:
+    """Top-k accuracy for k = 1 .. max_k."""
+    return top_k_curve(ranks, list(range(1, max_k + 1)))
+

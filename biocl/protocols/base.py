@@ -1,0 +1,309 @@
+"""Protocols: the typed, validated description of one experiment.
+
+A protocol is a YAML file. Its common sections (identity, ``train``, ``acceptance``) are
+defined here; the pipeline-specific sections (``data``, ``model``, ``loss``, ``evaluate``)
+are declared by each pipeline with :func:`register_sections`. Unknown keys are errors
+everywhere, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
+
+from biocl.utils.errors import BioclError
+
+__all__ = [
+    "Section",
+    "Phase",
+    "TrainConfig",
+    "Acceptance",
+    "Protocol",
+    "register_sections",
+    "load_protocol",
+    "parse_overrides",
+    "apply_overrides",
+    "protocol_to_yaml",
+    "PIPELINE_NAMES",
+]
+
+PIPELINE_NAMES = ("brain_speech", "dna_species", "audio_temporal")
+_SECTION_NAMES = ("data", "model", "loss", "evaluate")
+_SECTIONS: dict[str, dict[str, type[Section]]] = {}
+# Importing these modules registers each pipeline's sections; they import nothing heavy.
+_SECTION_MODULES = {
+    "brain_speech": "biocl.protocols.brain_speech",
+    "dna_species": "biocl.protocols.dna_species",
+    "audio_temporal": "biocl.protocols.audio_temporal",
+}
+
+
+class Section(BaseModel):
+    """Base of every protocol section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Phase(Section):
+    """One phase of a training curriculum (C2LR phase I/II, TeminAL pretrain/A/B).
+
+    ``loss`` names the loss the pipeline uses in this phase; ``init_from`` is ``"previous"``
+    (the previous phase's best checkpoint), ``"none"`` or a checkpoint path; ``trainable``
+    lists parameter-name prefixes to train (``None`` trains everything).
+    """
+
+    name: str
+    epochs: int = Field(ge=0)
+    loss: str | None = None
+    lr: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1)
+    init_from: str = "previous"
+    trainable: list[str] | None = None
+    max_steps_per_epoch: int | None = Field(default=None, ge=1)
+
+
+class TrainConfig(Section):
+    """How to train: optimiser, schedule, batches, early stopping and curriculum phases."""
+
+    epochs: int = Field(default=1, ge=0)
+    batch_size: int = Field(default=32, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(default=3e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: Literal["none", "cosine", "exponential"] = "none"
+    gamma: float = Field(default=0.95, gt=0, le=1, description="per-epoch decay of the exponential schedule")
+    grad_clip: float | None = Field(default=None, gt=0)
+    max_steps_per_epoch: int | None = Field(default=None, ge=1)
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16: bool = True
+    threads: int | None = Field(default=None, ge=1)
+    phases: list[Phase] | None = None
+
+
+class Acceptance(Section):
+    """The pre-specified primary endpoint, fixed before the run.
+
+    The run passes when ``value <comparison> threshold``. ``chance`` is the chance level the
+    metric is read against; ``baseline`` names a baseline in ``results.json`` that it is
+    also compared with.
+    """
+
+    metric: str
+    comparison: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+    chance: float | None = None
+    baseline: str | None = None
+    unit: str = Field(default="item", description="what the bootstrap resamples: subject, sequence, clip, ...")
+    ci_resamples: int = Field(default=2000, ge=100)
+    ci_seed: int = 0
+    prespecified_subgroups: list[str] = Field(default_factory=list)
+
+    def passed(self, value: float) -> bool:
+        """Whether ``value`` meets the threshold."""
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+        }[self.comparison]
+
+
+class Protocol(Section):
+    """One experiment: identity, data, model, loss, training, evaluation and acceptance."""
+
+    SECTION_NAMES: ClassVar[tuple[str, ...]] = _SECTION_NAMES
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str
+    pipeline: Literal["brain_speech", "dna_species", "audio_temporal"]
+    description: str = ""
+    intended_use: str = ""
+    out_of_scope_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
+    seed: int = 0
+    data: SerializeAsAny[Section]
+    model: SerializeAsAny[Section]
+    loss: SerializeAsAny[Section]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: SerializeAsAny[Section]
+    acceptance: Acceptance
+
+    # Set by load_protocol: where the file was, so relative paths resolve against it.
+    source_path: Path | None = Field(default=None, exclude=True)
+    sha256: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_sections(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or raw.get("pipeline") not in PIPELINE_NAMES:
+            return raw
+        sections = _sections_for(raw["pipeline"])
+        raw = dict(raw)
+        for key in _SECTION_NAMES:
+            value = raw.get(key, {})
+            if isinstance(value, dict):
+                raw[key] = sections[key].model_validate(value)
+        return raw
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """Resolve a path from the protocol relative to the protocol file's folder."""
+        path = Path(path).expanduser()
+        if path.is_absolute() or self.source_path is None:
+            return path
+        return (self.source_path.parent / path).resolve()
+
+    def phases(self) -> list[Phase]:
+        """The curriculum, or one phase built from ``train`` when none is given."""
+        if self.train.phases:
+            return list(self.train.phases)
+        return [Phase(name="train", epochs=self.train.epochs, init_from="none")]
+
+
+def register_sections(pipeline: str, *, data: type[Section], model: type[Section],
+                      loss: type[Section], evaluate: type[Section]) -> None:
+    """Declare the typed ``data``/``model``/``loss``/``evaluate`` sections of a pipeline."""
+    if pipeline not in PIPELINE_NAMES:
+        raise ValueError(f"unknown pipeline {pipeline!r}")
+    _SECTIONS[pipeline] = {"data": data, "model": model, "loss": loss, "evaluate": evaluate}
+
+
+def _sections_for(pipeline: str) -> dict[str, type[Section]]:
+    if pipeline not in _SECTIONS:
+        importlib.import_module(_SECTION_MODULES[pipeline])
+    return _SECTIONS[pipeline]
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``key.sub=value`` strings; values are read as YAML scalars (``3``, ``true``, ``[1, 2]``)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise BioclError(f"override {pair!r} is not of the form section.key=value",
+                             hint="e.g. --set train.epochs=3")
+        try:
+            overrides[key] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as err:
+            raise BioclError(f"override {pair!r}: the value is not valid YAML ({_short(err)})") from None
+    return overrides
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with dotted-key ``overrides`` set (list items by index)."""
+    raw = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node: Any = raw
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise BioclError(f"override {dotted!r}: {part!r} is not an index of a {len(node)}-item list")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+                    if node is None:
+                        node = {}
+            else:
+                raise BioclError(f"override {dotted!r}: {'.'.join(parts[:depth])!r} is a value, not a section")
+    return raw
+
+
+def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Protocol:
+    """Read, override and validate a protocol file.
+
+    Parameters
+    ----------
+    path : str | Path
+        The YAML file.
+    overrides : list of str | dict | None
+        ``section.key=value`` strings (as given to ``--set``) or an already parsed dict.
+
+    Returns
+    -------
+    Protocol
+        The validated protocol; ``sha256`` is the hash of the file's bytes.
+
+    Raises
+    ------
+    BioclError
+        When the file is missing, is not YAML, or does not match the schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BioclError("protocol file not found", path=path, hint="see `biocl protocols list`")
+    data = path.read_bytes()
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise BioclError(f"not a valid YAML file ({_short(err)})", path=path) from None
+    if not isinstance(raw, dict):
+        raise BioclError("a protocol must be a YAML mapping of sections", path=path)
+    if not isinstance(overrides, dict):
+        overrides = parse_overrides(overrides)
+    raw = apply_overrides(raw, overrides)
+    protocol = validate_protocol(raw, path)
+    protocol.source_path = path.resolve()
+    protocol.sha256 = hashlib.sha256(data).hexdigest()
+    return protocol
+
+
+def validate_protocol(raw: dict[str, Any], path: str | Path | None = None) -> Protocol:
+    """Validate a protocol given as a dict; errors name the first bad key."""
+    raw = dict(raw)
+    if raw.get("pipeline") in PIPELINE_NAMES:
+        sections = _sections_for(raw["pipeline"])
+        for key in _SECTION_NAMES:
+            value = raw.get(key, {})
+            if not isinstance(value, dict):
+                raise BioclError(f"{key}: must be a mapping of keys to values", path=path)
+            try:
+                raw[key] = sections[key].model_validate(value)
+            except ValidationError as err:
+                raise _one_line(err, (key,), path) from None
+    try:
+        return Protocol.model_validate(raw)
+    except ValidationError as err:
+        raise _one_line(err, (), path) from None
+
+
+def _one_line(err: ValidationError, prefix: tuple[str, ...], path: str | Path | None) -> BioclError:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in (*prefix, *first["loc"])) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = f"unknown key {where!r}"
+    elif kind == "missing":
+        message = f"missing required key {where!r}"
+    else:
+        message = f"{where}: {first['msg']}"
+        if "input" in first and not isinstance(first["input"], (dict, list)):
+            message += f" (got {first['input']!r})"
+    more = len(err.errors()) - 1
+    if more:
+        message += f"; {more} more problem{'s' if more > 1 else ''}"
+    return BioclError(message, path=path, hint="see docs/protocols.md")
+
+
+def protocol_to_yaml(protocol: Protocol) -> str:
+    """The protocol as resolved YAML (overrides applied, defaults filled in)."""
+    return yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=False)
+
+
+def _short(err: Exception) -> str:
+    text = str(err).splitlines()
+    return text[0] if text else type(err).__name__

@@ -1,0 +1,142 @@
+"""The ``data``, ``model``, ``loss`` and ``evaluate`` sections of a brain-to-speech protocol.
+
+Defaults are the paper's (Défossez et al. 2023, REFERENCE §1) wherever the paper fixes a
+value; every step of preprocessing, the encoder's widths, the loss and the evaluation can
+be changed from the protocol file or with ``--set section.key=value``. This module imports
+nothing heavy: the protocol loader reads it to validate files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from biocl.protocols.base import Section, register_sections
+
+__all__ = ["SimulationSection", "BrainSpeechData", "BrainSpeechModel", "BrainSpeechLoss", "BrainSpeechEvaluate"]
+
+
+class SimulationSection(Section):
+    """Arguments of :func:`biocl.data.meg.simulate.dataset.simulate_meg_bids` for simulated data.
+
+    ``options`` passes further keyword arguments of the simulator (response strengths,
+    noise levels) unchanged, so the simulator's documentation is the reference for them.
+    """
+
+    n_subjects: int = Field(default=4, ge=1)
+    n_sessions: int = Field(default=1, ge=1)
+    system: str = "KIT-157"
+    duration_s: float = Field(default=240.0, gt=0)
+    sfreq_hz: float = Field(default=600.0, gt=0)
+    snr_db: float = -10.0
+    speech_dir: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class BrainSpeechData(Section):
+    """Where the recordings come from, how they are windowed and which speech features to decode."""
+
+    source: Literal["simulate", "bids"] = "simulate"
+    bids_root: str | None = Field(default=None, description="a BIDS (or BIDS-like) data set; with source: bids")
+    subjects: list[str] | None = None
+    sessions: list[str] | None = None
+    tasks: list[str] | None = None
+    datatype: str | None = None
+    simulation: SimulationSection = Field(default_factory=SimulationSection)
+    heldout_subjects: list[str] = Field(default_factory=list,
+                                        description="left out of training; evaluated with the shared subject layer")
+    # Preprocessing (biocl.data.meg.windows.WindowConfig).
+    sfreq_hz: float = Field(default=120.0, gt=0)
+    tmin_s: float = -0.5
+    tmax_s: float = 2.5
+    baseline_s: tuple[float, float] | None = (-0.5, 0.0)
+    brain_shift_s: float = 0.15
+    scaler: Literal["robust", "none"] = "robust"
+    quantile_range: tuple[float, float] = (25.0, 75.0)
+    clamp: float | None = Field(default=20.0, gt=0)
+    train_stride_s: float = Field(default=0.5, gt=0)
+    max_scaler_windows: int = Field(default=2000, ge=1)
+    drop_cross_split: bool = True
+    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_method: Literal["rank", "hash"] = "rank"
+    # Speech features.
+    features: Literal["mel", "envelope", "wav2vec"] = "mel"
+    audio_sfreq_hz: int = Field(default=16000, gt=0)
+    n_mels: int = Field(default=120, ge=1)
+    n_fft: int = Field(default=512, ge=16)
+    wav2vec_checkpoint: str | None = Field(default=None, description="local Hugging Face wav2vec 2.0 folder")
+    wav2vec_layers: tuple[int, int] = (14, 18)
+    standardise: Literal["global", "per_feature"] = Field(
+        default="global", description="global: one mean/std for all features (the paper); per_feature: per band")
+    cache: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrainSpeechData:
+        if self.tmax_s <= self.tmin_s:
+            raise ValueError(f"tmax_s ({self.tmax_s}) must be after tmin_s ({self.tmin_s})")
+        # A missing bids_root or wav2vec_checkpoint is reported when the run starts, so that a
+        # protocol can leave them to --set (the paper protocol does).
+        return self
+
+
+class BrainSpeechModel(Section):
+    """The SimpleConv brain encoder (paper width: 270 heads, 320 hidden, 5 blocks)."""
+
+    encoder: Literal["simple_conv"] = "simple_conv"
+    n_heads: int = Field(default=270, ge=1)
+    hidden: int = Field(default=320, ge=1)
+    n_blocks: int = Field(default=5, ge=1)
+    n_freqs: int = Field(default=32, ge=1)
+    head_hidden: int | None = Field(default=None, ge=1)
+    spatial_dropout_radius: float = Field(default=0.2, ge=0)
+    subject_layers: bool = True
+    unseen_subject: bool = Field(default=False, description="learn a shared subject layer for unseen subjects")
+    unseen_subject_prob: float = Field(default=0.1, ge=0, le=1)
+
+
+class BrainSpeechLoss(Section):
+    """CLIP loss from brain to speech (the paper's: candidates normalised, no temperature).
+
+    ``gather`` and ``mask_same_segment`` fix the two flaws of the original code: negatives
+    are gathered across processes, and a candidate that is the very speech segment of the
+    row (heard by another subject, or by the same subject twice) is not a negative.
+    """
+
+    name: Literal["clip"] = "clip"
+    normalize: Literal["candidates", "both", "none"] = "candidates"
+    symmetric: bool = False
+    learnable_temperature: bool = False
+    init_temperature: float | None = Field(default=None, gt=0,
+                                           description="None: no temperature (the paper); else 1/scale")
+    gather: bool = True
+    mask_same_segment: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrainSpeechLoss:
+        if self.learnable_temperature and self.init_temperature is None:
+            raise ValueError("learnable_temperature needs init_temperature (e.g. 0.07)")
+        return self
+
+
+class BrainSpeechEvaluate(Section):
+    """Segment identification on the test sentences, the baselines and the report material."""
+
+    ks: list[int] = Field(default_factory=lambda: [1, 5, 10])
+    word_k: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    ridge: bool = True
+    ridge_alphas: list[float] = Field(default_factory=lambda: [1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5])
+    ridge_lags_s: tuple[float, float] = Field(
+        default=(-0.15, 0.45), description="brain lags after the (already 150 ms-shifted) speech, s: 0-600 ms latency")
+    ridge_lag_step: int = Field(default=6, ge=1, description="lag spacing in samples")
+    ridge_time_step: int = Field(default=10, ge=1, description="training time points kept per window, spacing")
+    ridge_max_windows: int = Field(default=1000, ge=1, description="training windows per recording for ridge")
+    oracle: bool = True
+    permutations: int = Field(default=1000, ge=0)
+    curve_max_k: int = Field(default=50, ge=1)
+    worst_cases: int = Field(default=5, ge=0)
+
+
+register_sections("brain_speech", data=BrainSpeechData, model=BrainSpeechModel, loss=BrainSpeechLoss,
+                  evaluate=BrainSpeechEvaluate)
