@@ -20,11 +20,12 @@ _ZSTE_ROWS = ("zste_task1", "zste_task2", "zste_task3", "zste_task4", "zste_task
 
 def _load(protocol: str, overrides: list[str] | None):
     from biocl.protocols.base import load_protocol
+    from biocl.protocols.audio_temporal import SECTIONS
     from biocl_cli.protocols import find_protocol
 
     loaded = load_protocol(find_protocol(protocol), overrides)
-    if loaded.pipeline != "audio_temporal":
-        raise BioclError(f"this is a {loaded.pipeline} protocol, not an audio_temporal one", path=loaded.source_path)
+    if loaded.pipeline != SECTIONS.name:
+        raise BioclError(f"this is a {loaded.pipeline} protocol, not an {SECTIONS.name} one", path=loaded.source_path)
     return loaded
 
 

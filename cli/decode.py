@@ -30,11 +30,12 @@ def train(
     """Train and evaluate a decoder (the same as `biocl run` for a brain_speech protocol)."""
     from biocl.pipelines import run_protocol
     from biocl.protocols.base import load_protocol
+    from biocl.protocols.brain_speech import SECTIONS
     from biocl_cli.protocols import find_protocol
 
     loaded = load_protocol(find_protocol(protocol), set_)
-    if loaded.pipeline != "brain_speech":
-        raise BioclError(f"the protocol runs the {loaded.pipeline!r} pipeline, not brain_speech",
+    if loaded.pipeline != SECTIONS.name:
+        raise BioclError(f"the protocol runs the {loaded.pipeline!r} pipeline, not {SECTIONS.name}",
                          path=loaded.source_path, hint="use `biocl run` for other pipelines")
     run_dir, results = run_protocol(loaded, resume or out, resume=resume is not None)
     emit({"run_dir": str(run_dir), "metrics": results["metrics"], "baselines": results["baselines"],
@@ -49,7 +50,7 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
 ) -> None:
     """Re-score a run's best checkpoint on its protocol's test sentences."""
-    from biocl.data.speech.cache import default_cache_dir
+    from biocl.utils.cache import default_cache_dir
     from biocl.pipelines.brain_speech.pipeline import evaluate as evaluate_net
     from biocl.pipelines.brain_speech.pipeline import load_trained
     from biocl.pipelines.brain_speech.data import prepare_data

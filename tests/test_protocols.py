@@ -24,8 +24,8 @@ class _Empty(Section):
 @pytest.fixture
 def toy_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register toy sections for brain_speech so the schema can be tested on its own."""
-    monkeypatch.setitem(protocols._SECTIONS, "brain_speech",
-                        {"data": _Data, "model": _Empty, "loss": _Empty, "evaluate": _Empty})
+    monkeypatch.setitem(protocols._REGISTRY, "brain_speech",
+                        protocols.PipelineSections("brain_speech", data=_Data, model=_Empty, loss=_Empty, evaluate=_Empty))
 
 
 def _write(tmp_path: Path, **changes: object) -> Path:

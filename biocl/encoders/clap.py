@@ -199,7 +199,7 @@ class CompactClap(_DualEncoder):
     def save(self, folder: str | Path) -> str:
         """Write ``model.safetensors``, ``tokenizer.json`` and ``config.json``; return the weights' SHA-256."""
         from biocl.utils.io import write_json
-        from biocl.train.checkpoint import save_weights
+        from biocl.utils.weights import save_weights
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -210,7 +210,7 @@ class CompactClap(_DualEncoder):
     @classmethod
     def load(cls, folder: str | Path) -> CompactClap:
         """The model :meth:`save` wrote to ``folder``."""
-        from biocl.train.checkpoint import load_weights
+        from biocl.utils.weights import load_weights
 
         folder = Path(folder)
         config = _read_config(folder)
@@ -312,7 +312,7 @@ class HFClapAdapter(_DualEncoder):
     def save(self, folder: str | Path) -> str:
         """Write the post-trained weights as ``model.safetensors`` (with ``config.json``); return its SHA-256."""
         from biocl.utils.io import write_json
-        from biocl.train.checkpoint import save_weights
+        from biocl.utils.weights import save_weights
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -333,7 +333,7 @@ def load_clap(folder: str | Path) -> _DualEncoder:
     if config.get("kind") == "compact":
         return CompactClap.load(folder)
     if config.get("kind") == "hf_clap":
-        from biocl.train.checkpoint import load_weights
+        from biocl.utils.weights import load_weights
 
         model = HFClapAdapter(config["path"])
         load_weights(model, folder / MODEL_FILE)

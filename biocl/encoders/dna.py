@@ -363,7 +363,7 @@ def save_dna_encoder(encoder: DnaConvEncoder, path: str | Path) -> str:
     str
         SHA-256 of the written file.
     """
-    from biocl.utils.io import write_safetensors
+    from biocl.utils.weights import write_safetensors
 
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in encoder.state_dict().items()}
     metadata = {"kind": CHECKPOINT_KIND, "config": json.dumps(encoder.config())}

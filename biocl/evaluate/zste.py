@@ -31,7 +31,7 @@ from itertools import permutations
 
 import numpy as np
 
-from biocl.data.audio.compose import fill_template
+from biocl.utils.templates import fill_template
 
 __all__ = [
     "ZsteTemplates",

@@ -1,12 +1,15 @@
-"""The three missions, each wiring data, encoders, heads, trainer, evaluation and report.
+"""The missions, one package each, wiring data, encoders, heads, trainer, evaluation and report.
 
-A pipeline module exposes ``run(protocol, run) -> PipelineResult``; :func:`run_protocol`
-opens the run directory, calls it, and writes ``results.json`` and the report.
+Each protocol pipeline's package (``brain_speech/``, ``dna_species/``, ``audio_temporal/``)
+exposes ``SECTIONS`` (its schema, from :mod:`biocl.protocols`) and
+``run(protocol, context) -> PipelineResult``; :func:`run_protocol` opens the run folder,
+calls it, and writes ``results.json`` and the report. ``dna_binning/`` is the binning
+command's pipeline (no protocol: it bins a user's FASTA).
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,20 @@ from biocl.evaluate.stats import bootstrap_ci, weighted_mean
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext, default_run_dir, environment_info
 
-__all__ = ["PIPELINES", "run_protocol", "build_results"]
+__all__ = ["PIPELINES", "pipeline_runner", "run_protocol", "build_results"]
 
-PIPELINES = {
-    "brain_speech": "biocl.pipelines.brain_speech.pipeline",
-    "dna_species": "biocl.pipelines.dna_species.pipeline",
-    "audio_temporal": "biocl.pipelines.audio_temporal.pipeline",
-}
+Runner = Callable[[Protocol, RunContext], PipelineResult]
+#: Each pipeline's ``run``, by name; filled on first use (the pipelines import torch and MNE).
+PIPELINES: dict[str, Runner] = {}
+
+
+def pipeline_runner(name: str) -> Runner:
+    """The ``run`` function of the pipeline registered as ``name``."""
+    from biocl.pipelines import audio_temporal, brain_speech, dna_species
+
+    for package in (brain_speech, dna_species, audio_temporal):
+        PIPELINES.setdefault(package.SECTIONS.name, package.run)
+    return PIPELINES[name]
 
 
 def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: bool = False,
@@ -39,7 +49,7 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
     """
     from biocl.train import distributed
 
-    module = importlib.import_module(PIPELINES[protocol.pipeline])
+    pipeline_run = pipeline_runner(protocol.pipeline)
     # Under torchrun each process joins the group here; a group made by the caller is theirs to end.
     owns_group = distributed.world_size() == 1
     rank, _, _ = distributed.init_from_env(protocol.train.device)
@@ -51,7 +61,7 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
         if resume and not run_dir.is_dir():
             raise BioclError("cannot resume: no such run folder", path=run_dir)
         with RunContext(run_dir, protocol, rank=rank, resume=resume) as run:
-            result: PipelineResult = module.run(protocol, run)
+            result: PipelineResult = pipeline_run(protocol, run)
             results = build_results(protocol, result, device=result.details.get("device", "cpu"),
                                     wall_time_s=run.elapsed_s())
             if run.is_main:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from biocl.utils.cache import default_cache_dir
 from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json, write_text
 from biocl.protocols.base import Protocol, protocol_to_yaml
@@ -85,7 +86,7 @@ class RunContext:
         self.rank = rank
         self.resume = resume
         self.checkpoint_dir = self.run_dir / "checkpoints"
-        self.cache_dir = Path(os.environ.get("BIOCL_CACHE", ".biocl_cache"))
+        self.cache_dir = default_cache_dir()
         self._lock_path = self.run_dir / ".lock"
         self._started = time.perf_counter()
         self._locked = False

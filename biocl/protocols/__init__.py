@@ -1,8 +1,17 @@
-"""The protocol schema: common sections in :mod:`~biocl.protocols.base`, one module per pipeline."""
+"""The protocol schema: the common sections, and one module of typed sections per pipeline.
 
-from biocl.protocols.base import (PIPELINE_NAMES, Acceptance, Phase, Protocol, Section, TrainConfig, apply_overrides,
-                                  load_protocol, parse_overrides, protocol_to_yaml, register_sections,
-                                  validate_protocol)
+:mod:`~biocl.protocols.base` holds what every protocol shares (identity, ``train``,
+``acceptance``), loading and ``--set`` overrides. Each pipeline's module declares its
+``data``/``model``/``loss``/``evaluate`` sections and its name, once, through
+:func:`~biocl.protocols.base.register_sections`; importing this package registers all of
+them. Nothing here imports a pipeline.
+"""
 
-__all__ = ["Section", "Phase", "TrainConfig", "Acceptance", "Protocol", "register_sections", "load_protocol",
-           "validate_protocol", "parse_overrides", "apply_overrides", "protocol_to_yaml", "PIPELINE_NAMES"]
+from biocl.protocols import audio_temporal, brain_speech, dna_species
+from biocl.protocols.base import (Acceptance, Phase, PipelineSections, Protocol, Section, TrainConfig,
+                                  apply_overrides, load_protocol, parse_overrides, pipeline_names,
+                                  protocol_to_yaml, register_sections, validate_protocol)
+
+__all__ = ["Section", "Phase", "TrainConfig", "Acceptance", "Protocol", "PipelineSections", "register_sections",
+           "pipeline_names", "load_protocol", "validate_protocol", "parse_overrides", "apply_overrides",
+           "protocol_to_yaml", "brain_speech", "dna_species", "audio_temporal"]

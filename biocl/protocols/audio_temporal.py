@@ -14,10 +14,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from biocl.data.audio.compose import template_problem
+from biocl.utils.templates import template_problem
 from biocl.protocols.base import Section, register_sections
 
 __all__ = [
+    "SECTIONS",
     "AudioSimulation",
     "CaptionTemplates",
     "AudioTemporalData",
@@ -196,5 +197,5 @@ class AudioTemporalEvaluate(Section):
     batch_size: int = Field(default=64, ge=1)
 
 
-register_sections("audio_temporal", data=AudioTemporalData, model=AudioTemporalModel, loss=AudioTemporalLoss,
+SECTIONS = register_sections("audio_temporal", data=AudioTemporalData, model=AudioTemporalModel, loss=AudioTemporalLoss,
                   evaluate=AudioTemporalEvaluate)

@@ -2,20 +2,22 @@
 
 A protocol is a YAML file. Its common sections (identity, ``train``, ``acceptance``) are
 defined here; the pipeline-specific sections (``data``, ``model``, ``loss``, ``evaluate``)
-are declared by each pipeline with :func:`register_sections`. Unknown keys are errors
-everywhere, so a typo never silently falls back to a default.
+are declared, one module per pipeline beside this one, with :func:`register_sections`
+(``biocl/protocols/__init__.py`` imports each of them, so the registry is complete
+whenever the package is imported). Unknown keys are errors everywhere, so a typo never
+silently falls back to a default.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from biocl.utils.errors import BioclError
 
@@ -25,23 +27,17 @@ __all__ = [
     "TrainConfig",
     "Acceptance",
     "Protocol",
+    "PipelineSections",
     "register_sections",
+    "pipeline_names",
     "load_protocol",
     "parse_overrides",
     "apply_overrides",
     "protocol_to_yaml",
-    "PIPELINE_NAMES",
+    "validate_protocol",
 ]
 
-PIPELINE_NAMES = ("brain_speech", "dna_species", "audio_temporal")
 _SECTION_NAMES = ("data", "model", "loss", "evaluate")
-_SECTIONS: dict[str, dict[str, type[Section]]] = {}
-# Importing these modules registers each pipeline's sections; they import nothing heavy.
-_SECTION_MODULES = {
-    "brain_speech": "biocl.protocols.brain_speech",
-    "dna_species": "biocl.protocols.dna_species",
-    "audio_temporal": "biocl.protocols.audio_temporal",
-}
 
 
 class Section(BaseModel):
@@ -122,7 +118,7 @@ class Protocol(Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: str
-    pipeline: Literal["brain_speech", "dna_species", "audio_temporal"]
+    pipeline: str
     description: str = ""
     intended_use: str = ""
     out_of_scope_use: str = ""
@@ -142,15 +138,22 @@ class Protocol(Section):
     @model_validator(mode="before")
     @classmethod
     def _typed_sections(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict) or raw.get("pipeline") not in PIPELINE_NAMES:
+        sections = _sections_of(raw)
+        if sections is None:
             return raw
-        sections = _sections_for(raw["pipeline"])
         raw = dict(raw)
         for key in _SECTION_NAMES:
             value = raw.get(key, {})
             if isinstance(value, dict):
-                raw[key] = sections[key].model_validate(value)
+                raw[key] = sections.section(key).model_validate(value)
         return raw
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known_pipeline(cls, name: str) -> str:
+        if name not in _REGISTRY:
+            raise ValueError(f"unknown pipeline; known: {', '.join(pipeline_names())}")
+        return name
 
     def resolve_path(self, path: str | Path) -> Path:
         """Resolve a path from the protocol relative to the protocol file's folder."""
@@ -166,18 +169,46 @@ class Protocol(Section):
         return [Phase(name="train", epochs=self.train.epochs, init_from="none")]
 
 
+@dataclass(frozen=True)
+class PipelineSections:
+    """A pipeline's name and the typed sections its protocols carry."""
+
+    name: str
+    data: type[Section]
+    model: type[Section]
+    loss: type[Section]
+    evaluate: type[Section]
+
+    def section(self, key: str) -> type[Section]:
+        """The section class for ``key`` (``"data"``, ``"model"``, ``"loss"`` or ``"evaluate"``)."""
+        return getattr(self, key)
+
+
+_REGISTRY: dict[str, PipelineSections] = {}
+
+
 def register_sections(pipeline: str, *, data: type[Section], model: type[Section],
-                      loss: type[Section], evaluate: type[Section]) -> None:
-    """Declare the typed ``data``/``model``/``loss``/``evaluate`` sections of a pipeline."""
-    if pipeline not in PIPELINE_NAMES:
-        raise ValueError(f"unknown pipeline {pipeline!r}")
-    _SECTIONS[pipeline] = {"data": data, "model": model, "loss": loss, "evaluate": evaluate}
+                      loss: type[Section], evaluate: type[Section]) -> PipelineSections:
+    """Declare a pipeline and its typed ``data``/``model``/``loss``/``evaluate`` sections.
+
+    This is the one place a pipeline's name is written: its schema module keeps the returned
+    :class:`PipelineSections` and everything else reads ``.name`` from it.
+    """
+    if pipeline in _REGISTRY:
+        raise ValueError(f"pipeline {pipeline!r} registered twice")
+    _REGISTRY[pipeline] = PipelineSections(pipeline, data=data, model=model, loss=loss, evaluate=evaluate)
+    return _REGISTRY[pipeline]
 
 
-def _sections_for(pipeline: str) -> dict[str, type[Section]]:
-    if pipeline not in _SECTIONS:
-        importlib.import_module(_SECTION_MODULES[pipeline])
-    return _SECTIONS[pipeline]
+def _sections_of(raw: Any) -> PipelineSections | None:
+    """The registered sections of the pipeline a raw protocol names, if it names one."""
+    name = raw.get("pipeline") if isinstance(raw, dict) else None
+    return _REGISTRY.get(name) if isinstance(name, str) else None
+
+
+def pipeline_names() -> tuple[str, ...]:
+    """The registered pipelines, in registration order."""
+    return tuple(_REGISTRY)
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
@@ -265,14 +296,14 @@ def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None
 def validate_protocol(raw: dict[str, Any], path: str | Path | None = None) -> Protocol:
     """Validate a protocol given as a dict; errors name the first bad key."""
     raw = dict(raw)
-    if raw.get("pipeline") in PIPELINE_NAMES:
-        sections = _sections_for(raw["pipeline"])
+    sections = _sections_of(raw)
+    if sections is not None:
         for key in _SECTION_NAMES:
             value = raw.get(key, {})
             if not isinstance(value, dict):
                 raise BioclError(f"{key}: must be a mapping of keys to values", path=path)
             try:
-                raw[key] = sections[key].model_validate(value)
+                raw[key] = sections.section(key).model_validate(value)
             except ValidationError as err:
                 raise _one_line(err, (key,), path) from None
     try:

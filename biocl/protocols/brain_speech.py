@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from biocl.protocols.base import Section, register_sections
 
-__all__ = ["SimulationSection", "BrainSpeechData", "BrainSpeechModel", "BrainSpeechLoss", "BrainSpeechEvaluate"]
+__all__ = ["SECTIONS", "SimulationSection", "BrainSpeechData", "BrainSpeechModel", "BrainSpeechLoss", "BrainSpeechEvaluate"]
 
 
 class SimulationSection(Section):
@@ -138,5 +138,5 @@ class BrainSpeechEvaluate(Section):
     worst_cases: int = Field(default=5, ge=0)
 
 
-register_sections("brain_speech", data=BrainSpeechData, model=BrainSpeechModel, loss=BrainSpeechLoss,
+SECTIONS = register_sections("brain_speech", data=BrainSpeechData, model=BrainSpeechModel, loss=BrainSpeechLoss,
                   evaluate=BrainSpeechEvaluate)

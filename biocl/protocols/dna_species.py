@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from biocl.protocols.base import Section, register_sections
 
-__all__ = ["DnaGenome", "DnaData", "DnaModel", "DnaLoss", "DnaEvaluate"]
+__all__ = ["SECTIONS", "DnaGenome", "DnaData", "DnaModel", "DnaLoss", "DnaEvaluate"]
 
 
 class DnaGenome(Section):
@@ -123,4 +123,4 @@ class DnaEvaluate(Section):
     n_permutations: int = Field(default=1000, ge=10)
 
 
-register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate)
+SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate)

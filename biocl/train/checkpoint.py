@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from biocl.utils.errors import BioclError
-from biocl.utils.io import atomic_path, sha256_file, write_safetensors, write_text
+from biocl.utils.io import atomic_path, sha256_file, write_text
+from biocl.utils.weights import load_weights, read_weights, save_weights
 
 __all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
            "commit_checkpoint", "recover_checkpoint", "check_resumable", "drop_uncommitted_records",
@@ -29,113 +30,8 @@ __all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_s
 
 STATE_FORMAT = 1  # version of the trainer's state layout; bumped when it changes
 
-# Metadata key listing tensor names that share storage with a saved one (tied weights):
-# safetensors refuses shared tensors, so only one copy is stored and the others are aliases.
-_ALIASES_KEY = "biocl_aliases"
 _PENDING = ".pending"
 _STATE_TYPES = (torch.Tensor, str, int, float, bool, type(None))
-
-
-def save_weights(module: nn.Module, path: str | Path) -> str:
-    """Write ``module``'s ``state_dict`` as safetensors, atomically.
-
-    Tied parameters (several names on one storage) are stored once and restored on load.
-
-    Parameters
-    ----------
-    module : nn.Module
-        The model (unwrap DDP first: names must not start with ``module.``).
-    path : str | Path
-        The ``.safetensors`` file to write; its folder is created.
-
-    Returns
-    -------
-    str
-        The hex SHA-256 of the written file.
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    aliases: dict[str, str] = {}
-    seen: dict[tuple[Any, ...], str] = {}
-    for name, tensor in module.state_dict().items():
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"state_dict entry {name!r} is a {type(tensor).__name__}, not a tensor; "
-                            "safetensors stores tensors only")
-        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
-               tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype)
-        if tensor.numel() and key in seen:
-            aliases[name] = seen[key]
-            continue
-        seen[key] = name
-        # A fresh contiguous CPU copy: views into a larger storage are refused by safetensors.
-        tensors[name] = tensor.detach().to("cpu", copy=True).contiguous()
-    return write_safetensors(tensors, path, {"format": "pt", _ALIASES_KEY: json.dumps(aliases)})
-
-
-def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file written by :func:`save_weights` (aliases restored), on the CPU.
-
-    Raises
-    ------
-    BioclError
-        When the file is missing or is not a readable safetensors file.
-    """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise BioclError("checkpoint file not found", path=path,
-                         hint="check the path, or train the phase that writes it first")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-        aliases = json.loads(metadata.get(_ALIASES_KEY, "{}"))
-    except Exception as err:  # safetensors raises its own and OSError/ValueError types
-        raise BioclError(f"not a readable safetensors checkpoint ({type(err).__name__}: {err})", path=path,
-                         hint="the file is corrupt or truncated; use another checkpoint") from None
-    for alias, source in aliases.items():
-        tensors[alias] = tensors[source]
-    return tensors
-
-
-def load_weights(module: nn.Module, path: str | Path, *, strict: bool = True) -> None:
-    """Load a weights file written by :func:`save_weights` into ``module`` in place.
-
-    Parameters
-    ----------
-    module : nn.Module
-        The model to fill (its tensors keep their device and dtype).
-    path : str | Path
-        The ``.safetensors`` file.
-    strict : bool
-        When ``True`` the file's names must equal the module's; when ``False`` missing and
-        unexpected names are ignored, but shapes of shared names must still agree.
-
-    Raises
-    ------
-    BioclError
-        Naming the file when it is missing, corrupt, or does not fit the module.
-    """
-    path = Path(path)
-    tensors = read_weights(path)
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if strict and (missing or unexpected):
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing ({_few(missing)})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected ({_few(unexpected)})")
-        raise BioclError(f"checkpoint does not fit the model: {'; '.join(parts)} parameter names", path=path,
-                         hint="it was written for another model or configuration")
-    bad_shapes = [f"{name}: file {tuple(tensors[name].shape)} vs model {tuple(expected[name].shape)}"
-                  for name in sorted(set(expected) & set(tensors))
-                  if tuple(tensors[name].shape) != tuple(expected[name].shape)]
-    if bad_shapes:
-        raise BioclError(f"checkpoint shapes do not fit the model ({_few(bad_shapes)})", path=path,
-                         hint="it was written for a model of another size")
-    module.load_state_dict({name: tensors[name] for name in expected if name in tensors}, strict=strict)
 
 
 def save_state(state: dict[str, Any], path: str | Path) -> None:
@@ -192,11 +88,6 @@ def _check_plain(value: Any, where: str) -> None:
     elif not isinstance(value, _STATE_TYPES):
         raise TypeError(f"{where} is a {type(value).__name__}; a state holds only tensors, containers, "
                         "numbers and strings")
-
-
-def _few(items: list[str], n: int = 3) -> str:
-    shown = ", ".join(items[:n])
-    return shown + (", ..." if len(items) > n else "")
 
 
 def commit_checkpoint(folder: str | Path, state_name: str, state: dict[str, Any],

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "write_text", "write_safetensors", "sha256_file", "sha256_bytes",
+__all__ = ["atomic_path", "write_json", "write_text", "sha256_file", "sha256_bytes",
            "sha256_files"]
 
 
@@ -62,30 +62,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
-
-
-def write_safetensors(tensors: dict[str, Any], path: str | Path, metadata: dict[str, str]) -> str:
-    """Write tensors as a safetensors file, atomically, the same bytes for the same content.
-
-    safetensors writes its metadata in hash-map order, which changes from run to run; the
-    header is rewritten with sorted keys (tensor offsets are relative to the data, which is
-    left as is), so equal weights give equal checksums.
-
-    Returns
-    -------
-    str
-        The hex SHA-256 of the written file.
-    """
-    from safetensors.torch import save
-
-    raw = save(tensors, metadata=metadata)
-    size = int.from_bytes(raw[:8], "little")
-    header = json.dumps(json.loads(raw[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)  # the format pads the header to 8 bytes with spaces
-    content = len(header).to_bytes(8, "little") + header + raw[8 + size:]
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(content)
-    return sha256_bytes(content)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biocl.data.audio.compose import compose, concatenate, fill_template, overlay, template_problem, validate_template
+from biocl.data.audio.compose import compose, concatenate, overlay
+from biocl.utils.templates import fill_template, template_problem, validate_template
 from biocl.utils.errors import BioclError
 
 

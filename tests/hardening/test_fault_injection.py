@@ -24,7 +24,8 @@ from safetensors.torch import load_file
 
 from biocl.protocols.base import load_protocol
 from biocl.pipelines.runs import RunContext
-from biocl.train.checkpoint import read_weights, recover_checkpoint
+from biocl.train.checkpoint import recover_checkpoint
+from biocl.utils.weights import read_weights
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -122,7 +122,8 @@ def _loaders(path: Path, tmp_path: Path) -> dict[str, object]:
     from biocl.encoders.dna import load_dna_encoder
     from biocl.encoders.text import TextTransformer, WordTokenizer
     from biocl.pipelines.dna_species.training import load_embedding_model
-    from biocl.train.checkpoint import load_state, load_weights, read_weights, recover_checkpoint
+    from biocl.train.checkpoint import load_state, recover_checkpoint
+    from biocl.utils.weights import load_weights, read_weights
 
     clap_folder = tmp_path / "clap"
     tokenizer = WordTokenizer.build(["a dog", "a cat"])

@@ -14,7 +14,8 @@ import torch
 from biocl.protocols.base import TrainConfig
 from biocl.pipelines.runs import RunContext
 from biocl.train import Trainer
-from biocl.train.checkpoint import load_state, read_weights
+from biocl.train.checkpoint import load_state
+from biocl.utils.weights import read_weights
 
 TOY_SCRIPT = Path(__file__).with_name("toy_training.py")
 EPOCHS = "3,3"  # two phases; the second starts from the first one's best checkpoint

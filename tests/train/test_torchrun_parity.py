@@ -10,7 +10,8 @@ import torch
 
 from biocl.protocols.base import TrainConfig
 from biocl.train import Trainer
-from biocl.train.checkpoint import load_state, read_weights
+from biocl.train.checkpoint import load_state
+from biocl.utils.weights import read_weights
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 

@@ -14,7 +14,8 @@ from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_file
 from biocl.train import checkpoint
 from biocl.train.checkpoint import (check_resumable, commit_checkpoint, drop_uncommitted_records, load_state,
-                                    load_weights, read_weights, recover_checkpoint, save_state, save_weights)
+                                    recover_checkpoint, save_state)
+from biocl.utils.weights import load_weights, read_weights, save_weights
 
 
 class Tied(nn.Module):

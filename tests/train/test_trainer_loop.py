@@ -14,8 +14,8 @@ from torch import nn
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Phase, TrainConfig
 from biocl.pipelines.runs import RunContext
-from biocl.train import Trainer, load_weights, save_weights
-from biocl.train.checkpoint import read_weights
+from biocl.train import Trainer
+from biocl.utils.weights import load_weights, read_weights, save_weights
 
 
 def _params(model: nn.Module) -> dict[str, torch.Tensor]:

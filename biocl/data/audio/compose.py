@@ -1,4 +1,4 @@
-"""Composed sounds and their captions: "A before B", "B before A", "A while B".
+"""Composed sounds: "A before B", "B before A", "A while B".
 
 A composition is built from two single clips that already have the same length (see
 :func:`biocl.data.audio.reading.fit_length`):
@@ -11,14 +11,11 @@ Everything here is deterministic: the same clips give the same composition, so a
 evaluation never sees a different version of a composed clip (no random crops, unlike the
 authors' loader, which cut every 10 s composition to a random 5 s half).
 
-Caption templates are format strings with the placeholders ``{a}`` and ``{b}`` (``{a}``
-only for single-sound templates); a template without its placeholders, or with any other
-placeholder, is refused.
+Their captions come from templates (:mod:`biocl.utils.templates`).
 """
 
 from __future__ import annotations
 
-import string
 from typing import Literal
 
 import numpy as np
@@ -27,9 +24,6 @@ from biocl.utils.errors import BioclError
 
 __all__ = [
     "KINDS",
-    "template_problem",
-    "validate_template",
-    "fill_template",
     "concatenate",
     "overlay",
     "compose",
@@ -38,38 +32,6 @@ __all__ = [
 Kind = Literal["forward", "reversed", "overlay"]
 KINDS: tuple[str, ...] = ("forward", "reversed", "overlay")
 _PEAK_LIMIT = 0.99
-
-
-def template_problem(template: str, placeholders: tuple[str, ...]) -> str | None:
-    """Why ``template`` is not a valid caption template with exactly ``placeholders``, or None."""
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as err:
-        return f"caption template {template!r} is not a valid format string ({err})"
-    missing = [p for p in placeholders if p not in fields]
-    unknown = sorted({f for f in fields if f not in placeholders})
-    if missing:
-        return (f"caption template {template!r} lacks the placeholder(s) "
-                f"{', '.join('{' + p + '}' for p in missing)}")
-    if unknown:
-        return (f"caption template {template!r} has unknown placeholder(s) "
-                f"{', '.join('{' + p + '}' for p in unknown)}; use only "
-                f"{', '.join('{' + p + '}' for p in placeholders)}")
-    return None
-
-
-def validate_template(template: str, placeholders: tuple[str, ...] = ("a", "b")) -> str:
-    """Return ``template`` if it holds each placeholder and no other; raise :class:`BioclError` otherwise."""
-    problem = template_problem(template, placeholders)
-    if problem is not None:
-        raise BioclError(problem, hint="write e.g. '{a} before {b}'")
-    return template
-
-
-def fill_template(template: str, a: str, b: str | None = None) -> str:
-    """The caption for sound names ``a`` (and ``b``)."""
-    validate_template(template, ("a",) if b is None else ("a", "b"))
-    return template.format(a=a) if b is None else template.format(a=a, b=b)
 
 
 def concatenate(first: np.ndarray, second: np.ndarray, *, gap_samples: int = 0) -> np.ndarray:

@@ -184,7 +184,7 @@ def simulate_sound_events(out_dir: str | Path, *, n_classes: int = 10, clips_per
     dict
         The content of ``simulation.json``: parameters, classes, counts and ``sha256``.
     """
-    from biocl.data.audio.compose import fill_template
+    from biocl.utils.templates import fill_template
 
     import soundfile as sf
 

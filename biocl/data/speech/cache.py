@@ -10,21 +10,16 @@ a ``.json`` beside it records the key for whoever inspects the folder.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biocl.utils.cache import default_cache_dir
 from biocl.utils.io import atomic_path, sha256_bytes, sha256_file, write_json
 
-__all__ = ["FeatureCache", "default_cache_dir"]
-
-
-def default_cache_dir() -> Path:
-    """``$BIOCL_CACHE`` if set, else ``.biocl_cache`` in the working folder (as ``RunContext.cache_dir``)."""
-    return Path(os.environ.get("BIOCL_CACHE", ".biocl_cache"))
+__all__ = ["FeatureCache"]
 
 
 class FeatureCache:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -33,8 +32,10 @@ from torch import nn
 
 from biocl.utils.console import info
 from biocl.data.audio.reading import AudioDataset, fit_length, load_audio_dataset
-from biocl.data.audio.compose import compose, fill_template
+from biocl.data.audio.compose import compose
+from biocl.utils.templates import fill_template
 from biocl.data.audio.simulate import SOUND_CLASSES, simulate_sound_events, simulation_summary
+from biocl.utils.cache import default_cache_dir
 from biocl.utils.errors import BioclError
 from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.evaluate.zste import CHANCE, ZsteResult, ZsteSet, ZsteTemplates, evaluate_zste
@@ -98,7 +99,7 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
     data = protocol.data
     rate = int(sample_rate_hz or data.sample_rate_hz)
     if cache_dir is None:
-        cache_dir = os.environ.get("BIOCL_CACHE", ".biocl_cache")
+        cache_dir = default_cache_dir()
     with main_process_first():
         root, layout, provenance = _data_source(protocol, Path(cache_dir))
     dataset = load_audio_dataset(root, layout=layout, sample_rate_hz=rate, on_bad=data.on_bad,
@@ -370,21 +371,21 @@ def _step_function(loss: str) -> Any:
     return step
 
 
-def run(protocol: Protocol, run: RunContext) -> PipelineResult:
+def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     """Run an ``audio_temporal`` protocol; see the module docstring."""
-    from biocl.train.checkpoint import load_weights
+    from biocl.utils.weights import load_weights
     from biocl.train.trainer import Trainer
 
     if protocol.model.init_from or protocol.model.kind == "hf_clap":
         model = build_model(protocol)
-        prepared = prepare_data(protocol, sample_rate_hz=model.sample_rate_hz, cache_dir=run.cache_dir)
+        prepared = prepare_data(protocol, sample_rate_hz=model.sample_rate_hz, cache_dir=context.cache_dir)
         _check_vocabulary(model, prepared.vocabulary_captions(protocol), protocol)
     else:
-        prepared = prepare_data(protocol, cache_dir=run.cache_dir)
+        prepared = prepare_data(protocol, cache_dir=context.cache_dir)
         model = build_model(protocol, prepared.vocabulary_captions(protocol))
     trainee = _Trainee(model, protocol)
     specs = _phase_specs(protocol, trainee, _Batches(model, prepared, protocol))
-    trainer = Trainer(trainee, protocol.train, run=run, seed=protocol.seed)
+    trainer = Trainer(trainee, protocol.train, run=context, seed=protocol.seed)
     trained_before_posttraining = any(s.phase.name == "pretrain" and s.phase.epochs > 0 for s in specs)
     before = None if trained_before_posttraining else evaluate_model(model, prepared, protocol)
     fit = trainer.fit(specs)
@@ -394,8 +395,8 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
         before = evaluate_model(model, prepared, protocol)
         trainee.load_state_dict(final_state)
     after = evaluate_model(model, prepared, protocol)
-    model_dir = run.run_dir / "model"
-    sha = model.save(model_dir) if run.is_main else ""
+    model_dir = context.run_dir / "model"
+    sha = model.save(model_dir) if context.is_main else ""
     metrics = {}
     for name in before.metrics:
         metrics[f"{name}_before"] = before.metrics[name]

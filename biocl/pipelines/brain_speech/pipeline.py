@@ -203,13 +203,13 @@ def _save_decoder(run: RunContext, protocol: Protocol, bundle: BrainSpeechData, 
         "protocol_source": str(protocol.source_path) if protocol.source_path else None})
 
 
-def run(protocol: Protocol, run: RunContext) -> PipelineResult:
+def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     """Run a brain-to-speech protocol (see the module docstring)."""
-    bundle = prepare_data(protocol, run.cache_dir)
-    net, fit, trainer = train(protocol, run, bundle)
+    bundle = prepare_data(protocol, context.cache_dir)
+    net, fit, trainer = train(protocol, context, bundle)
     checkpoint = fit.best.get(protocol.phases()[-1].name) or fit.last
-    if run.is_main and checkpoint is not None:
-        _save_decoder(run, protocol, bundle, Path(checkpoint))
+    if context.is_main and checkpoint is not None:
+        _save_decoder(context, protocol, bundle, Path(checkpoint))
     result = evaluate(protocol, bundle, net, trainer.device)
     metrics, baselines = result["metrics"], result["baselines"]
     ranks, rows = result["ranks"], result["rows"]
@@ -292,7 +292,7 @@ def _details(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, r
 def load_trained(run_dir: str | Path) -> tuple[Protocol, BrainSpeechNet, dict[str, Any]]:
     """The protocol, trained net (best checkpoint) and decoder metadata of a finished run folder."""
     from biocl.protocols.base import load_protocol
-    from biocl.train import load_weights
+    from biocl.utils.weights import load_weights
 
     run_dir = Path(run_dir)
     meta_path = run_dir / "checkpoints" / DECODER_FILE

@@ -32,7 +32,7 @@ from biocl.pipelines.runs import PipelineResult, RunContext
 __all__ = ["run", "split_species", "load_genomes"]
 
 
-def run(protocol: Protocol, run: RunContext) -> PipelineResult:
+def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     """Run the ``dna_species`` pipeline; see the module docstring."""
     from biocl.utils.console import info
     from biocl.encoders.dna import DnaConvEncoder, save_dna_encoder
@@ -44,7 +44,7 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
     if protocol.train.threads is not None:
         torch.set_num_threads(protocol.train.threads)
     device = select_device(protocol.train.device)
-    data_dir = run.run_dir / "data"
+    data_dir = context.run_dir / "data"
     catalogue, provenance = load_genomes(protocol, data_dir)
     split = split_species(sorted({species for _, species in catalogue.values()}),
                           n_calibration=data.n_calibration_species, n_eval=data.n_eval_species, seed=protocol.seed)
@@ -68,12 +68,12 @@ def run(protocol: Protocol, run: RunContext) -> PipelineResult:
     specs = build_phase_specs(protocol.phases(), model, train=protocol.train, groups=groups,
                               segment_bp=data.segment_bp, steps_per_epoch=steps, tau=loss_cfg.tau,
                               gather=loss_cfg.gather, mix_alpha=loss_cfg.mix_alpha, strand_flip=loss_cfg.strand_flip)
-    fit = Trainer(model, protocol.train, run=run, seed=protocol.seed, device=device).fit(specs)
+    fit = Trainer(model, protocol.train, run=context, seed=protocol.seed, device=device).fit(specs)
     encoder = Trainer.unwrap(model).encoder
 
     checkpoint = {"path": None, "sha256": None}
-    if isinstance(encoder, DnaConvEncoder) and run.is_main:
-        path = run.checkpoint_dir / "encoder.safetensors"
+    if isinstance(encoder, DnaConvEncoder) and context.is_main:
+        path = context.checkpoint_dir / "encoder.safetensors"
         checkpoint = {"path": str(path), "sha256": save_dna_encoder(encoder, path)}
     elif fit.last is not None:
         checkpoint = {"path": str(fit.last), "sha256": sha256_file(fit.last)}
