@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from biocl.data.meg.scaling import RobustScaler, baseline_correct
+from biocl.data.meg.splits import assign_splits, sentence_split
 from biocl.data.meg.windows import (
     PreparedRecording,
-    RobustScaler,
     WindowConfig,
-    assign_splits,
-    baseline_correct,
     batch_arrays,
     build_windows,
     extract_brain,
@@ -21,7 +20,6 @@ from biocl.data.meg.windows import (
     fit_scalers,
     prepare_recording,
     resample_to,
-    sentence_split,
 )
 from biocl.utils.errors import BioclError
 

@@ -8,7 +8,8 @@
 2. speech features of every stimulus file (mel, envelope or wav2vec 2.0), cached on disk by
    content hash and standardised;
 3. the windows of :mod:`biocl.data.meg.windows`: sentence-hash splits identical across
-   subjects, robust scalers fitted on each recording's training windows.
+   subjects (:mod:`biocl.data.meg.splits`), robust scalers fitted on each recording's
+   training windows (:mod:`biocl.data.meg.scaling`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import numpy as np
 import torch
 
 from biocl.utils.console import info
-from biocl.data.meg.windows import (SPLITS, PreparedRecording, WindowConfig, WindowTable, assign_splits,
-                                      batch_arrays, build_windows, fit_scalers, prepare_recording)
+from biocl.data.meg.splits import SPLITS, assign_splits
+from biocl.data.meg.windows import (PreparedRecording, WindowConfig, WindowTable, batch_arrays, build_windows,
+                                    fit_scalers, prepare_recording)
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Protocol
 from biocl.train.distributed import main_process_first
