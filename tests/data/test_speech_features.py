@@ -14,11 +14,10 @@ from biocl.data.speech.features import (
     Standardiser,
     envelope_features,
     mel_features,
-    read_speech,
-    read_word_timings,
     standardise,
     wav2vec_features,
 )
+from biocl.data.speech.reading import read_speech, read_word_timings
 from biocl.utils.errors import BioclError
 
 SR = 16000
@@ -144,8 +143,9 @@ def test_wav2vec_features_from_a_tiny_local_checkpoint(tmp_path: Path) -> None:
         num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2, do_stable_layer_norm=True,
         feat_extract_norm="layer",
     )
-    torch.manual_seed(0)
-    transformers.Wav2Vec2Model(config).save_pretrained(tmp_path / "w2v")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        transformers.Wav2Vec2Model(config).save_pretrained(tmp_path / "w2v")
     wave = _tone(220, 1.5)
     features = wav2vec_features(wave, SR, tmp_path / "w2v", layers=(1, 3))
     assert features.shape == (16, 180) and np.isfinite(features).all()

@@ -119,7 +119,7 @@ def speech_features(sounds: list[Path], data: Any, cache_root: Path | None, *, p
         When given as an argument they are applied instead of fitted (a trained decoder's).
     """
     from biocl.data.speech.cache import FeatureCache
-    from biocl.data.speech.features import read_speech
+    from biocl.data.speech.reading import read_speech
     from biocl.utils.io import sha256_file
 
     params = _feature_params(data, protocol)
