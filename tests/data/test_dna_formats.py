@@ -7,16 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from biocl.data.dna.fasta import (
-    SequenceRecord,
-    read_gold_standard,
-    read_sequences,
-    reverse_complement,
-    sample_positive_pairs,
-    split_windows,
-    write_bioboxes,
-    write_fasta,
-)
+from biocl.data.dna.fasta import SequenceRecord, read_gold_standard, read_sequences, write_bioboxes, write_fasta
+from biocl.data.dna.windows import reverse_complement, sample_positive_pairs, split_windows
 from biocl.utils.errors import BioclError
 
 

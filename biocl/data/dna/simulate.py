@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from biocl.data.dna.fasta import SequenceRecord, read_sequences, reverse_complement, write_bioboxes, write_fasta
+from biocl.data.dna.fasta import SequenceRecord, read_sequences, write_bioboxes, write_fasta
+from biocl.data.dna.windows import reverse_complement
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path, write_text
 
