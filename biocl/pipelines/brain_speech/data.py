@@ -79,15 +79,14 @@ def window_config(data: Any) -> WindowConfig:
 
 def _simulate(protocol: Protocol, cache_dir: Path) -> tuple[Path, Any]:
     """Simulate the protocol's data set once; later runs with the same parameters reuse it."""
-    from biocl.data.meg.simulate.dataset import load_simulation, simulate_meg_bids
+    from biocl.data.meg.simulate.dataset import load_simulation, simulate_meg_bids, simulation_parameters
     from biocl.utils.io import sha256_bytes
 
     sim = protocol.data.simulation
-    kwargs = dict(n_subjects=sim.n_subjects, n_sessions=sim.n_sessions, system=sim.system,
-                  duration_s=sim.duration_s, sfreq_hz=sim.sfreq_hz, snr_db=sim.snr_db, seed=protocol.seed,
-                  speech_dir=None if sim.speech_dir is None else str(protocol.resolve_path(sim.speech_dir)),
-                  **sim.options)
-    key = sha256_bytes(json.dumps(kwargs, sort_keys=True, default=str).encode())[:16]
+    if sim.speech_dir is not None:
+        sim = sim.model_copy(update={"speech_dir": str(protocol.resolve_path(sim.speech_dir))})
+    parameters = simulation_parameters(sim, protocol.seed)
+    key = sha256_bytes(json.dumps(parameters, sort_keys=True, default=str).encode())[:16]
     root = cache_dir / "simulated-meg" / key
     if (root / "dataset_description.json").exists():
         try:
@@ -95,7 +94,7 @@ def _simulate(protocol: Protocol, cache_dir: Path) -> tuple[Path, Any]:
         except BioclError:
             pass
     info(f"simulating MEG ({sim.n_subjects} subjects, {sim.system}) into {root}")
-    dataset = simulate_meg_bids(root, **kwargs)
+    dataset = simulate_meg_bids(root, sim, seed=protocol.seed)
     return root, dataset
 
 
