@@ -103,9 +103,18 @@ def simulate_command(
     speech_dir: Path | None = typer.Option(None, "--speech-dir", help="Real WAVs with word timings to use."),
 ) -> None:
     """Simulate MEG/EEG of people listening to speech, as a BIDS data set the real reader loads."""
-    from biocl.data.meg.simulate.dataset import simulate_meg_bids
+    from pydantic import ValidationError
 
-    dataset = simulate_meg_bids(out, n_subjects=subjects, n_sessions=sessions, system=system,
-                                duration_s=duration_s, snr_db=snr_db, seed=seed, speech_dir=speech_dir)
+    from biocl.data.meg.simulate.dataset import simulate_meg_bids
+    from biocl.protocols.brain_speech import MegSimulationConfig
+
+    try:
+        config = MegSimulationConfig(n_subjects=subjects, n_sessions=sessions, system=system, duration_s=duration_s,
+                                     snr_db=snr_db, speech_dir=None if speech_dir is None else str(speech_dir))
+    except ValidationError as err:  # a value the options accept but a simulation cannot have (--duration 0)
+        first = err.errors()[0]
+        raise BioclError(f"{first['loc'][0]}: {first['msg']} (got {first['input']!r})",
+                         hint="see biocl simulate meg --help") from None
+    dataset = simulate_meg_bids(out, config, seed=seed)
     document = {"root": str(out), "description": dataset.description, "sha256": dataset.sha256}
     emit(document, f"simulated BIDS data set: {out}\n{dataset.description}")

@@ -313,7 +313,7 @@ def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: 
     ndarray of float32, shape (len(sequences), output_dim)
         One row per input sequence, in input order.
     """
-    from biocl.data.dna.fasta import split_windows
+    from biocl.data.dna.windows import split_windows
 
     if window_bp < 1:
         raise ValueError("window_bp must be positive")

@@ -8,30 +8,54 @@ nothing heavy: the protocol loader reads it to validate files.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from biocl.protocols.base import Section, register_sections
 
-__all__ = ["SECTIONS", "SimulationSection", "BrainSpeechData", "BrainSpeechModel", "BrainSpeechLoss", "BrainSpeechEvaluate"]
+__all__ = [
+    "SECTIONS", "MegSimulationConfig", "BrainSpeechData", "BrainSpeechModel", "BrainSpeechLoss", "BrainSpeechEvaluate",
+]
 
 
-class SimulationSection(Section):
-    """Arguments of :func:`biocl.data.meg.simulate.dataset.simulate_meg_bids` for simulated data.
+class MegSimulationConfig(Section):
+    """The simulated M/EEG data set: the argument of :func:`biocl.data.meg.simulate.dataset.simulate_meg_bids`.
 
-    ``options`` passes further keyword arguments of the simulator (response strengths,
-    noise levels) unchanged, so the simulator's documentation is the reference for them.
+    A protocol's ``data.simulation`` section is this config, handed to the simulator as it
+    is; the simulation's seed is the protocol's ``seed``. The SNR, the noise shares and the
+    generative model are explained in :mod:`biocl.data.meg.simulate.dataset`.
     """
 
-    n_subjects: int = Field(default=4, ge=1)
-    n_sessions: int = Field(default=1, ge=1)
-    system: str = "KIT-157"
-    duration_s: float = Field(default=240.0, gt=0)
-    sfreq_hz: float = Field(default=600.0, gt=0)
-    snr_db: float = -10.0
-    speech_dir: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    n_subjects: int = Field(default=4, ge=1, description="subjects")
+    n_sessions: int = Field(default=1, ge=1,
+                            description="sessions per subject; each hears every sentence again, in a new order")
+    system: str = Field(default="KIT-157", description="sensor array: KIT-157, CTF-275 or EEG-64")
+    duration_s: float = Field(default=240.0, gt=0, description="length of each recording, s")
+    sfreq_hz: float = Field(default=600.0, gt=0,
+                            description="sampling rate of the written recordings, Hz (240 or more)")
+    snr_db: float = Field(default=-10.0, description="single-channel, single-window SNR below 60 Hz, dB")
+    speech_dir: str | None = Field(
+        default=None, description="real WAVs with word-timing JSONs (LibriVox style) as stimuli; procedural if None")
+    line_freq_hz: float = Field(default=50.0, gt=0, description="power-line frequency, Hz")
+    trf_strength: float = Field(default=1.0, description="RMS of the acoustic (TRF) part of the sources, relative")
+    word_strength: float = Field(default=1.0, description="RMS of the word-evoked part of the sources, relative")
+    subject_variability: float = Field(
+        default=0.5, ge=0, description="spread of the TRF weights between subjects, relative to their shared part")
+    n_words: int = Field(default=40, ge=1, description="vocabulary of the procedural speech, words")
+    n_sentences: int | None = Field(
+        default=None, ge=1, description="distinct procedural sentences; None: as many as fit in one recording")
+    n_mel_bands: int = Field(default=8, ge=1, description="mel bands of the acoustic drive")
+    n_random_sources: int = Field(default=4, ge=0,
+                                  description="signal dipoles besides the bilateral auditory and temporal ones")
+    n_background: int = Field(default=40, ge=0, description="background (1/f noise) dipoles")
+    alpha_share: float = Field(default=0.15, ge=0, description="share of the noise variance below 60 Hz: alpha bursts")
+    line_share: float = Field(default=0.05, ge=0, description="share of the noise variance below 60 Hz: line noise")
+    white_share: float = Field(default=0.15, ge=0,
+                               description="share of the noise variance below 60 Hz: white sensor noise")
+    head_rotation_deg: float = Field(default=4.0, ge=0, description="s.d. of each subject's head rotation, degrees")
+    head_translation_m: float = Field(default=0.004, ge=0, description="s.d. of each subject's head translation, m")
+    task: str = Field(default="listen", description="BIDS task label")
 
 
 class BrainSpeechData(Section):
@@ -43,7 +67,7 @@ class BrainSpeechData(Section):
     sessions: list[str] | None = None
     tasks: list[str] | None = None
     datatype: str | None = None
-    simulation: SimulationSection = Field(default_factory=SimulationSection)
+    simulation: MegSimulationConfig = Field(default_factory=MegSimulationConfig)
     heldout_subjects: list[str] = Field(default_factory=list,
                                         description="left out of training; evaluated with the shared subject layer")
     # Preprocessing (biocl.data.meg.windows.WindowConfig).

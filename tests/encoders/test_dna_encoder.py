@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from biocl.data.dna.fasta import reverse_complement
+from biocl.data.dna.windows import reverse_complement
 from biocl.encoders.base import ENCODERS
 from biocl.encoders.dna import (DnaConvEncoder, KmerTokenizer, embed_sequences, load_dna_encoder,
                                 save_dna_encoder)

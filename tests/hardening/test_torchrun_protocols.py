@@ -58,9 +58,10 @@ def presimulated(protocol: str, folder: Path) -> list[str]:
     """
     if protocol == "brain_speech_quick":
         from biocl.data.meg.simulate.dataset import simulate_meg_bids
+        from biocl.protocols.brain_speech import MegSimulationConfig
 
-        simulate_meg_bids(folder / "bids", n_subjects=2, system="EEG-64", duration_s=60.0, sfreq_hz=300.0,
-                          snr_db=-10.0, seed=0)
+        simulate_meg_bids(folder / "bids", MegSimulationConfig(n_subjects=2, system="EEG-64", duration_s=60.0,
+                                                               sfreq_hz=300.0, snr_db=-10.0), seed=0)
         return ["data.source=bids", f"data.bids_root={folder / 'bids'}"]
     if protocol == "audio_temporal_quick":
         from biocl.data.audio.simulate import simulate_sound_events

@@ -147,14 +147,14 @@ def read_audio(path: str | Path, sample_rate_hz: int) -> np.ndarray:
     BioclError
         When the file is missing, cannot be decoded, or holds NaN or infinite samples.
     """
-    import soundfile as sf
+    import soundfile
 
     path = Path(path)
     if not path.is_file():
         raise BioclError("audio file not found", path=path, hint="check the path or the manifest row")
     try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, ValueError) as err:
+        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, ValueError) as err:
         raise BioclError(f"cannot decode audio ({_first_line(err)})", path=path,
                          hint="convert it to WAV, FLAC or OGG, or remove it from the data set") from None
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
@@ -163,10 +163,10 @@ def read_audio(path: str | Path, sample_rate_hz: int) -> np.ndarray:
                          hint="repair or remove the file (float WAVs can store NaN)")
     if mono.size and int(file_rate) != int(sample_rate_hz):
         import torch
-        import torchaudio.functional as AF
+        import torchaudio.functional
 
-        mono = AF.resample(torch.from_numpy(np.ascontiguousarray(mono)), int(file_rate),
-                           int(sample_rate_hz)).numpy()
+        mono = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(mono)), int(file_rate),
+                                              int(sample_rate_hz)).numpy()
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 

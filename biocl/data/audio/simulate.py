@@ -186,7 +186,7 @@ def simulate_sound_events(out_dir: str | Path, *, n_classes: int = 10, clips_per
     """
     from biocl.utils.templates import fill_template
 
-    import soundfile as sf
+    import soundfile
 
     out_dir = Path(out_dir)
     if not 2 <= n_classes <= len(SOUND_CLASSES):
@@ -209,7 +209,7 @@ def simulate_sound_events(out_dir: str | Path, *, n_classes: int = 10, clips_per
                 fold = take % 5 + 1
                 filename = f"{fold}-{100 * target + take:06d}-A-{target}.wav"
                 samples = synthesize(name, clip_s, sample_rate_hz, rng)
-                sf.write(str(staging / "audio" / filename), samples, sample_rate_hz, subtype="PCM_16")
+                soundfile.write(str(staging / "audio" / filename), samples, sample_rate_hz, subtype="PCM_16")
                 rows.append({"filename": filename, "fold": fold, "target": target, "category": name,
                              "esc10": "False", "src_file": f"{100 * target + take:06d}", "take": "A",
                              "caption": fill_template(caption_template, name.replace("_", " "))})

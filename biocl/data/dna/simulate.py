@@ -37,7 +37,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from biocl.data.dna.fasta import SequenceRecord, read_sequences, reverse_complement, write_bioboxes, write_fasta
+from biocl.data.dna.fasta import SequenceRecord, read_sequences, write_bioboxes, write_fasta
+from biocl.data.dna.windows import reverse_complement
+from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path, write_text
 
@@ -259,6 +261,7 @@ def _strain(ancestor: str, divergence: float, islands: list[_Composition], rng: 
     return "".join(pieces)
 
 
+@fill_doc
 def simulate_genomes(out_dir: str | Path, *, n_species: int = 12, strains_per_species: int = 2,
                      genome_bp: int = 200_000, strain_divergence: float = 0.01, seed: int = 0,
                      n_phyla: int | None = None, species_divergence: float = 0.3,
@@ -280,8 +283,7 @@ def simulate_genomes(out_dir: str | Path, *, n_species: int = 12, strains_per_sp
         Ancestral genome length in base pairs (strains differ by indels and islands).
     strain_divergence : float
         Per-base substitution rate between a strain and its species' ancestor.
-    seed : int
-        Seed of every random choice.
+    %(seed)s
     n_phyla : int | None
         Phyla; ``None`` means one per four species (at least one).
     species_divergence : float
@@ -357,6 +359,7 @@ def gold_standard_path(reads_path: str | Path) -> Path:
     return path.with_name(f"{name}.binning")
 
 
+@fill_doc
 def sample_contigs(genomes: Mapping[str, str | Path], out_path: str | Path, *, n_per_genome: int = 50,
                    length_bp: tuple[int, int] | Mapping[str, float] = (2_500, 10_000),
                    substitution_rate: float = 0.0, insertion_rate: float = 0.0, deletion_rate: float = 0.0,
@@ -388,8 +391,7 @@ def sample_contigs(genomes: Mapping[str, str | Path], out_path: str | Path, *, n
         Share of fragments written as the reverse strand.
     fmt : {"fasta", "fastq"}
         Output format; FASTQ qualities are the Phred score of the total error rate (max 40).
-    seed : int
-        Seed of every random choice.
+    %(seed)s
 
     Returns
     -------

@@ -13,7 +13,7 @@ counts into the paper's baseline features:
 The transformers are stateless (``fit`` only checks the input and records the output
 feature names); they take a list of sequences, not a numeric matrix, so scikit-learn's
 data-driven estimator checks do not apply to them (the parameter and cloning checks do,
-see ``tests/data/test_tnf.py``).
+see ``tests/data/dna/test_tnf.py``).
 """
 
 from __future__ import annotations

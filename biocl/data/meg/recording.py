@@ -3,8 +3,8 @@
 A :class:`Recording` is what the brain-to-speech pipeline consumes: the data channels of one
 recording (MEG or EEG, bad channels kept and listed in ``info["bads"]``), the words heard
 during it (:class:`WordEvent`) and the sensors' 2-D positions for the spatial attention
-layer. :func:`read_recording` reads one file; :func:`read_bids` (in :mod:`biocl.data.meg.bids`,
-re-exported here) reads a BIDS or BIDS-like data set.
+layer. :func:`read_recording` reads one file; :func:`biocl.data.meg.bids.read_bids` reads a
+BIDS or BIDS-like data set.
 """
 
 from __future__ import annotations

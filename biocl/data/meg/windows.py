@@ -7,13 +7,15 @@ Every step is the paper's and every number is a parameter of :class:`WindowConfi
 2. windows run from -0.5 s to +2.5 s around an anchor (361 samples, both ends included);
    the brain window is taken 150 ms later than the speech window because the brain
    responds to what it heard;
-3. each brain window loses its baseline, the per-channel mean over [-0.5, 0] s;
+3. each brain window loses its baseline, the per-channel mean over [-0.5, 0] s
+   (:func:`biocl.data.meg.scaling.baseline_correct`);
 4. a per-recording robust scaler (channel median and interquartile range), fitted on that
    recording's training windows only, standardises the windows, which are then clamped to
-   [-20, 20];
+   [-20, 20] (:class:`biocl.data.meg.scaling.RobustScaler`, fitted by :func:`fit_scalers`);
 5. sentences are assigned to train / valid / test (70 / 10 / 20) by a hash of the
-   sentence, so a sentence is in the same split for every subject; training windows start
-   every 0.5 s of stimulus, valid and test windows at each word onset.
+   sentence, so a sentence is in the same split for every subject
+   (:func:`biocl.data.meg.splits.assign_splits`); training windows start every 0.5 s of
+   stimulus, valid and test windows at each word onset.
 
 Windows are not materialised up front: a :class:`WindowTable` holds, per window, where
 its brain and speech samples start, and :func:`extract_brain` / :func:`extract_speech`
@@ -26,7 +28,6 @@ window rate; samples before or after the file are filled with the features of si
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,15 +37,13 @@ from typing import Any
 import numpy as np
 from scipy.signal import resample_poly
 
+from biocl.data.meg.scaling import RobustScaler, baseline_correct
+from biocl.data.meg.splits import SPLITS
 from biocl.utils.errors import BioclError
 
 __all__ = [
     "WindowConfig",
-    "RobustScaler",
     "resample_to",
-    "baseline_correct",
-    "sentence_split",
-    "assign_splits",
     "PreparedRecording",
     "prepare_recording",
     "WindowTable",
@@ -53,10 +52,7 @@ __all__ = [
     "extract_brain",
     "extract_speech",
     "batch_arrays",
-    "SPLITS",
 ]
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
@@ -124,54 +120,6 @@ class WindowConfig:
         return slice(max(start, 0), min(stop, self.n_times))
 
 
-class RobustScaler:
-    """Per-channel robust standardisation of windows, then clamping.
-
-    scikit-learn's RobustScaler on windows: ``(x - median) / IQR`` per channel, the
-    statistics taken over every sample of every fitted window, then values clipped to
-    ``[-clamp, clamp]``. A channel with no spread (flat, or a dead bad channel) keeps
-    scale 1.
-
-    Parameters
-    ----------
-    quantile_range : tuple of float
-        Lower and upper percentiles of the scale.
-    clamp : float | None
-        Clip bound after scaling; None keeps every value.
-    """
-
-    def __init__(self, quantile_range: tuple[float, float] = (25.0, 75.0), clamp: float | None = 20.0):
-        self.quantile_range = quantile_range
-        self.clamp = clamp
-
-    def fit(self, windows: np.ndarray) -> RobustScaler:
-        """Learn ``center_`` and ``scale_`` (per channel) from windows of shape (n, C, T)."""
-        windows = np.asarray(windows)
-        if windows.ndim != 3 or windows.shape[0] == 0:
-            raise ValueError(f"expected windows of shape (n >= 1, channels, times), got {windows.shape}")
-        samples = windows.transpose(1, 0, 2).reshape(windows.shape[1], -1)
-        low, median, high = np.percentile(samples, [self.quantile_range[0], 50.0, self.quantile_range[1]], axis=1)
-        scale = high - low
-        scale[~(scale > np.finfo(np.float32).tiny)] = 1.0
-        self.center_ = median.astype(np.float32)
-        self.scale_ = scale.astype(np.float32)
-        self.n_windows_ = int(windows.shape[0])
-        return self
-
-    def transform(self, windows: np.ndarray) -> np.ndarray:
-        """Scale and clamp windows of shape (n, C, T) (float32)."""
-        if not hasattr(self, "center_"):
-            raise RuntimeError("RobustScaler is not fitted")
-        out = (np.asarray(windows, dtype=np.float32) - self.center_[:, None]) / self.scale_[:, None]
-        if self.clamp is not None:
-            np.clip(out, -self.clamp, self.clamp, out=out)
-        return out
-
-    def fit_transform(self, windows: np.ndarray) -> np.ndarray:
-        """Fit on ``windows`` and transform them."""
-        return self.fit(windows).transform(windows)
-
-
 def resample_to(data: np.ndarray, sfreq_hz: float, target_hz: float, *, path: str | Path | None = None
                 ) -> tuple[np.ndarray, float]:
     """Resample (channels, times) data with a polyphase anti-alias filter.
@@ -201,65 +149,6 @@ def resample_to(data: np.ndarray, sfreq_hz: float, target_hz: float, *, path: st
         return np.asarray(data, dtype=np.float32), float(sfreq_hz)
     out = resample_poly(np.asarray(data, dtype=np.float64), up, down, axis=-1)
     return out.astype(np.float32), float(sfreq_hz) * up / down
-
-
-def baseline_correct(windows: np.ndarray, baseline: slice | None) -> np.ndarray:
-    """Subtract each window's per-channel mean over ``baseline`` samples (windows (..., C, T))."""
-    if baseline is None:
-        return windows
-    return windows - windows[..., baseline].mean(axis=-1, keepdims=True)
-
-
-def _unit_hash(key: str) -> float:
-    digest = hashlib.sha256(key.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def sentence_split(key: str, fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> str:
-    """The split of one sentence from its hash alone (the paper's assignment)."""
-    value = _unit_hash(key)
-    cut_train, cut_valid = fractions[0], fractions[0] + fractions[1]
-    return "train" if value < cut_train else ("valid" if value < cut_valid else "test")
-
-
-def assign_splits(keys: list[str], fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
-                  method: str = "rank") -> dict[str, str]:
-    """Map each distinct sentence key to ``train``, ``valid`` or ``test``.
-
-    Parameters
-    ----------
-    keys : list of str
-        Sentence ids (a hash of the text, the same for every subject).
-    fractions : tuple of float
-        Train, valid and test shares; they must sum to 1.
-    method : {"rank", "hash"}
-        See :class:`WindowConfig`.
-
-    Returns
-    -------
-    dict
-        Sentence key to split; every key gets exactly one split.
-    """
-    if not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
-        raise BioclError(f"split fractions {fractions} must be non-negative and sum to 1",
-                         hint="set data.split_fractions")
-    distinct = sorted(set(keys))
-    if method == "hash":
-        return {key: sentence_split(key, fractions) for key in distinct}
-    if method != "rank":
-        raise ValueError(f"unknown split method {method!r}")
-    ordered = sorted(distinct, key=_unit_hash)
-    n = len(ordered)
-    n_train = int(round(fractions[0] * n))
-    n_valid = int(round((fractions[0] + fractions[1]) * n)) - n_train
-    # Small data sets must still hold out something: one sentence each when fractions ask for it.
-    if n >= 3:
-        n_valid = max(n_valid, 1 if fractions[1] > 0 else 0)
-        n_train = min(n_train, n - n_valid - (1 if fractions[2] > 0 else 0))
-    splits = {}
-    for rank, key in enumerate(ordered):
-        splits[key] = "train" if rank < n_train else ("valid" if rank < n_train + n_valid else "test")
-    return splits
 
 
 @dataclass
@@ -360,7 +249,7 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
     sound_lengths : dict
         Stimulus file to its feature length in samples at ``config.sfreq_hz``.
     splits : dict
-        Sentence id to ``train`` / ``valid`` / ``test`` (see :func:`assign_splits`).
+        Sentence id to ``train`` / ``valid`` / ``test`` (see :func:`biocl.data.meg.splits.assign_splits`).
     config : WindowConfig
 
     Returns

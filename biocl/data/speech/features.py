@@ -1,11 +1,9 @@
-"""Speech audio and the features the brain is decoded against, all at 120 Hz.
+"""The features of speech audio the brain is decoded against, all at 120 Hz.
 
-* :func:`read_speech`: any file soundfile reads, as mono float32, resampled with torchaudio.
 * :func:`mel_features`: 120-band log10 mel spectrogram (the paper's mel baseline).
 * :func:`envelope_features`: the Hilbert amplitude envelope.
 * :func:`wav2vec_features`: mean of wav2vec 2.0 hidden layers 14-18 from a local checkpoint.
 * :func:`standardise` / :class:`Standardiser`: one global mean and standard deviation.
-* :func:`read_word_timings`: word timings of the LibriVox/pocketsphinx JSON files.
 
 Every feature function returns ``(n_features, T)`` float32 with ``T = floor(duration_s *
 out_sfreq_hz)``; frame ``k`` describes the audio around ``k / out_sfreq_hz`` seconds.
@@ -13,9 +11,7 @@ out_sfreq_hz)``; frame ``k`` describes the audio around ``k / out_sfreq_hz`` sec
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -25,20 +21,17 @@ import numpy as np
 import torch
 
 from biocl.utils.errors import BioclError
+from biocl.utils.imports import soft_import
 
 __all__ = [
-    "read_speech",
     "mel_features",
     "envelope_features",
     "wav2vec_features",
     "standardise",
     "Standardiser",
-    "read_word_timings",
     "n_frames",
-    "HF_EXTRA_HINT",
 ]
 
-HF_EXTRA_HINT = "install the optional extra: pip install 'biocl[hf]'"
 _LOG_EPS = 1e-5
 
 
@@ -55,46 +48,6 @@ def _as_numpy(wave: Any) -> np.ndarray:
     if array.ndim != 1:
         raise ValueError(f"expected a mono wave (T,) or (channels, T), got shape {array.shape}")
     return array
-
-
-def read_speech(path: str | Path, sfreq_hz: int = 16000) -> torch.Tensor:
-    """Read an audio file as a mono float32 waveform at ``sfreq_hz``.
-
-    Parameters
-    ----------
-    path : str | Path
-        Any file soundfile reads (WAV, FLAC, OGG, ...).
-    sfreq_hz : int
-        Sampling rate of the result, in Hz; the file is resampled with torchaudio when it
-        differs (band-limited sinc interpolation).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(T,)`` float32, channels averaged.
-
-    Raises
-    ------
-    BioclError
-        If the file is missing, unreadable or empty.
-    """
-    import soundfile
-    import torchaudio.functional
-
-    path = Path(path)
-    if not path.is_file():
-        raise BioclError("no such audio file", path=path, hint="check the path of the stimulus")
-    try:
-        data, file_sfreq = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, ValueError) as exc:
-        raise BioclError(f"cannot read the audio file ({exc})", path=path,
-                         hint="expected a WAV/FLAC/OGG file that soundfile can open") from exc
-    if data.shape[0] == 0:
-        raise BioclError("the audio file holds no samples", path=path, hint="replace it with the full recording")
-    wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
-    if int(file_sfreq) != int(sfreq_hz):
-        wave = torchaudio.functional.resample(wave, int(file_sfreq), int(sfreq_hz))
-    return wave.to(torch.float32)
 
 
 def _interpolate_frames(frames: np.ndarray, frame_times_s: np.ndarray, n_out: int, out_sfreq_hz: float) -> np.ndarray:
@@ -255,15 +208,12 @@ def wav2vec_features(
         missing or not a wav2vec 2.0 checkpoint, or the layer range does not exist.
     """
     checkpoint_dir = Path(checkpoint_dir)
-    try:
-        import transformers
-    except ImportError as exc:
-        raise BioclError("wav2vec 2.0 features need the transformers package", path=checkpoint_dir,
-                         hint=HF_EXTRA_HINT) from exc
+    transformers = soft_import("transformers", "computing wav2vec 2.0 features", path=checkpoint_dir)
     if not (checkpoint_dir / "config.json").is_file():
         raise BioclError("no wav2vec 2.0 checkpoint here (config.json missing)", path=checkpoint_dir,
                          hint="download the checkpoint once (e.g. facebook/wav2vec2-large-xlsr-53) and give its "
-                              f"local folder; nothing is downloaded; {HF_EXTRA_HINT} if transformers is missing")
+                              "local folder; nothing is downloaded; install the optional extra: "
+                              "pip install 'biocl[hf]' if transformers is missing")
     try:
         model = transformers.AutoModel.from_pretrained(str(checkpoint_dir), local_files_only=True,
                                                        trust_remote_code=trust_remote_code)
@@ -370,41 +320,3 @@ def standardise(features: np.ndarray | Sequence[np.ndarray]) -> np.ndarray | lis
         Same structure as ``features``, float32.
     """
     return Standardiser().fit_transform(features)
-
-
-_VARIANT = re.compile(r"\(\d+\)$")
-_NON_WORDS = {"<sil>", "<s>", "</s>", "[noise]", "<noise>", "[laughter]", "++garbage++"}
-
-
-def read_word_timings(json_path: str | Path) -> list[tuple[str, float, float]]:
-    """Word timings of a LibriVox/pocketsphinx alignment JSON.
-
-    Parameters
-    ----------
-    json_path : str | Path
-        A JSON object whose ``w`` list holds ``{"b": begin_s, "d": duration_s, "t": word}``.
-
-    Returns
-    -------
-    list of (word, onset_s, duration_s)
-        In order; silences (``<sil>``, ``<s>``, ``</s>``) dropped and pronunciation variant
-        marks (``was(2)``) stripped.
-
-    Raises
-    ------
-    BioclError
-        If the file is missing or not such a JSON.
-    """
-    json_path = Path(json_path)
-    try:
-        document = json.loads(json_path.read_text(encoding="utf-8"))
-        entries = document["w"]
-        words = [(_VARIANT.sub("", str(entry["t"])).strip(), float(entry["b"]), float(entry["d"]))
-                 for entry in entries]
-    except FileNotFoundError as exc:
-        raise BioclError("no such word-timing file", path=json_path, hint="check the path") from exc
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise BioclError(f"not a word-timing JSON ({exc})", path=json_path,
-                         hint='expected {"w": [{"b": begin_s, "d": duration_s, "t": word}, ...]}') from exc
-    return [(word, onset, duration) for word, onset, duration in words
-            if word and word.lower() not in _NON_WORDS]

@@ -201,7 +201,7 @@ def real_stimuli(speech_dir: str | Path) -> list[Stimulus]:
     BioclError
         If the folder holds no WAV with a word-timing JSON.
     """
-    from biocl.data.speech.features import read_speech, read_word_timings
+    from biocl.data.speech.reading import read_speech, read_word_timings
 
     speech_dir = Path(speech_dir)
     if not speech_dir.is_dir():

@@ -8,7 +8,8 @@
 2. speech features of every stimulus file (mel, envelope or wav2vec 2.0), cached on disk by
    content hash and standardised;
 3. the windows of :mod:`biocl.data.meg.windows`: sentence-hash splits identical across
-   subjects, robust scalers fitted on each recording's training windows.
+   subjects (:mod:`biocl.data.meg.splits`), robust scalers fitted on each recording's
+   training windows (:mod:`biocl.data.meg.scaling`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import numpy as np
 import torch
 
 from biocl.utils.console import info
-from biocl.data.meg.windows import (SPLITS, PreparedRecording, WindowConfig, WindowTable, assign_splits,
-                                      batch_arrays, build_windows, fit_scalers, prepare_recording)
+from biocl.data.meg.splits import SPLITS, assign_splits
+from biocl.data.meg.windows import (PreparedRecording, WindowConfig, WindowTable, batch_arrays, build_windows,
+                                    fit_scalers, prepare_recording)
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Protocol
 from biocl.train.distributed import main_process_first
@@ -77,15 +79,14 @@ def window_config(data: Any) -> WindowConfig:
 
 def _simulate(protocol: Protocol, cache_dir: Path) -> tuple[Path, Any]:
     """Simulate the protocol's data set once; later runs with the same parameters reuse it."""
-    from biocl.data.meg.simulate.dataset import load_simulation, simulate_meg_bids
+    from biocl.data.meg.simulate.dataset import load_simulation, simulate_meg_bids, simulation_parameters
     from biocl.utils.io import sha256_bytes
 
     sim = protocol.data.simulation
-    kwargs = dict(n_subjects=sim.n_subjects, n_sessions=sim.n_sessions, system=sim.system,
-                  duration_s=sim.duration_s, sfreq_hz=sim.sfreq_hz, snr_db=sim.snr_db, seed=protocol.seed,
-                  speech_dir=None if sim.speech_dir is None else str(protocol.resolve_path(sim.speech_dir)),
-                  **sim.options)
-    key = sha256_bytes(json.dumps(kwargs, sort_keys=True, default=str).encode())[:16]
+    if sim.speech_dir is not None:
+        sim = sim.model_copy(update={"speech_dir": str(protocol.resolve_path(sim.speech_dir))})
+    parameters = simulation_parameters(sim, protocol.seed)
+    key = sha256_bytes(json.dumps(parameters, sort_keys=True, default=str).encode())[:16]
     root = cache_dir / "simulated-meg" / key
     if (root / "dataset_description.json").exists():
         try:
@@ -93,7 +94,7 @@ def _simulate(protocol: Protocol, cache_dir: Path) -> tuple[Path, Any]:
         except BioclError:
             pass
     info(f"simulating MEG ({sim.n_subjects} subjects, {sim.system}) into {root}")
-    dataset = simulate_meg_bids(root, **kwargs)
+    dataset = simulate_meg_bids(root, sim, seed=protocol.seed)
     return root, dataset
 
 
@@ -117,7 +118,7 @@ def speech_features(sounds: list[Path], data: Any, cache_root: Path | None, *, p
         When given as an argument they are applied instead of fitted (a trained decoder's).
     """
     from biocl.data.speech.cache import FeatureCache
-    from biocl.data.speech.features import read_speech
+    from biocl.data.speech.reading import read_speech
     from biocl.utils.io import sha256_file
 
     params = _feature_params(data, protocol)

@@ -339,7 +339,8 @@ def predict_recording(run_dir: str | Path, recording: str | Path, *, events: str
         ``windows`` (onset, heard segment, its rank, the ``top`` best candidates), and the
         top-1/top-10 accuracy against the events' own segments.
     """
-    from biocl.data.meg.windows import RobustScaler, build_windows, extract_brain, prepare_recording
+    from biocl.data.meg.scaling import RobustScaler
+    from biocl.data.meg.windows import build_windows, extract_brain, prepare_recording
     from biocl.data.meg.bids import parse_events_tsv
     from biocl.data.meg.recording import read_recording
     from biocl.evaluate.retrieval import top_k_accuracy, true_ranks

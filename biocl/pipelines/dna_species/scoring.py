@@ -128,7 +128,7 @@ def score_all(protocol: Protocol, encoder: Any, eval_set: dict, cal_set: dict, *
     ``before`` is the encoder with its weights before training (the ``before_training`` baseline).
     """
     from biocl.utils.console import info
-    from biocl.data.dna.fasta import split_windows
+    from biocl.data.dna.windows import split_windows
     from biocl.data.dna.tnf import TNF, CanonicalTNF, TNFKernel
     from biocl.encoders.dna import embed_sequences
 

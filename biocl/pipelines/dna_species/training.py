@@ -128,7 +128,7 @@ class PairBatches:
 
     def __call__(self, ctx: Any) -> Iterator[dict[str, torch.Tensor]]:
         """Yield ``{"tokens", "mask"}``: views A (rows 0..n-1) then their positives B (rows n..2n-1)."""
-        from biocl.data.dna.fasta import reverse_complement, sample_positive_pairs
+        from biocl.data.dna.windows import reverse_complement, sample_positive_pairs
 
         rng = ctx.generator
         world = max(int(ctx.world_size), 1)

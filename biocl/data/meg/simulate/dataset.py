@@ -18,7 +18,7 @@ The generative model is described in :mod:`biocl.data.meg.simulate.generative` (
 **SNR.** ``snr_db`` is the single-channel, single-window signal-to-noise ratio: the mean
 over good channels of the variance of the speech-driven part of the signal divided by the
 mean variance of everything else, both measured below 60 Hz (what survives resampling to
-120 Hz, the decoder's rate). A 3 s window at the default -20 dB is dominated by noise;
+120 Hz, the decoder's rate). A 3 s window at -20 dB is dominated by noise;
 decoding works only by pooling channels and time. For scale (3 KIT-157 subjects x 240 s, 55
 test segments, chance top-10 18 %): at -10 dB a lagged ridge already reaches 92 % top-10
 (too easy); at -20 dB the oracle reaches 100 % and ridge 47 %; at -27 dB 90 % and 25 %.
@@ -43,15 +43,19 @@ from biocl.data.meg.simulate import writer
 from biocl.data.meg.simulate import generative
 from biocl.data.meg.simulate import sensors
 from biocl.data.speech.simulate import SPEECH_SFREQ_HZ, Stimulus, real_stimuli, synthetic_stimuli
+from biocl.protocols.brain_speech import MegSimulationConfig
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_files, write_json
 
-__all__ = ["SimulatedDataset", "simulate_meg_bids", "load_simulation", "load_model", "oracle_scores", "DERIVATIVES"]
+__all__ = ["SimulatedDataset", "simulate_meg_bids", "simulation_parameters", "load_simulation", "load_model",
+           "oracle_scores", "DERIVATIVES"]
 
 #: Where the generative model is stored, relative to the data set root.
 DERIVATIVES = writer.DERIVATIVES
 # Typical noise level of the written data below 60 Hz: 300 fT for MEG, 10 uV for EEG.
 _DATA_SCALE = {"mag": 300e-15, "eeg": 10e-6}
+# Signal dipoles every simulation has: auditory and temporal cortex, both hemispheres.
+_N_FIXED_SOURCES = 4
 
 
 @dataclass
@@ -77,7 +81,7 @@ class SimulatedDataset:
     model_path : Path
         ``derivatives/biocl-simulation/model.npz``.
     parameters : dict
-        Every argument of the simulation.
+        Every parameter of the simulation (:func:`simulation_parameters`).
     snr_db : dict
         Design SNR of each recording (``"sub-01_ses-0"``: dB), as defined in the module notes.
     """
@@ -95,34 +99,31 @@ class SimulatedDataset:
     snr_db: dict[str, float] = field(default_factory=dict)
 
 
-def simulate_meg_bids(
-    out_dir: str | Path,
-    *,
-    n_subjects: int = 4,
-    n_sessions: int = 1,
-    system: str = "KIT-157",
-    duration_s: float = 240.0,
-    sfreq_hz: float = 600.0,
-    snr_db: float = -20.0,
-    seed: int = 0,
-    speech_dir: str | Path | None = None,
-    line_freq_hz: float = 50.0,
-    trf_strength: float = 1.0,
-    word_strength: float = 1.0,
-    subject_variability: float = 0.5,
-    n_words: int = 40,
-    n_sentences: int | None = None,
-    n_mel_bands: int = 8,
-    n_random_sources: int = 4,
-    n_background: int = 40,
-    alpha_share: float = 0.15,
-    line_share: float = 0.05,
-    white_share: float = 0.15,
-    head_rotation_deg: float = 4.0,
-    head_translation_m: float = 0.004,
-    task: str = "listen",
-    overwrite: bool = False,
-) -> SimulatedDataset:
+def simulation_parameters(config: MegSimulationConfig, seed: int) -> dict[str, Any]:
+    """Every parameter of a simulation, as ``simulation.json`` and ``model.json`` record them.
+
+    Parameters
+    ----------
+    config : MegSimulationConfig
+        The simulated data set.
+    seed : int
+        The simulation's seed.
+
+    Returns
+    -------
+    dict
+        The config's fields with ``seed`` after ``snr_db``: the same parameters give the
+        same dictionary, so a cache may key a data set on it.
+    """
+    items = list(config.model_dump().items())
+    # The seed has always been recorded after the SNR; keeping its place keeps the files
+    # of a simulation byte-identical.
+    at = [name for name, _ in items].index("snr_db") + 1
+    return dict([*items[:at], ("seed", seed), *items[at:]])
+
+
+def simulate_meg_bids(out_dir: str | Path, config: MegSimulationConfig, *, seed: int = 0,
+                      overwrite: bool = False) -> SimulatedDataset:
     """Simulate subjects listening to speech and write it as a BIDS data set.
 
     Parameters
@@ -130,43 +131,12 @@ def simulate_meg_bids(
     out_dir : str | Path
         The data set root to create. It is built in a temporary sibling folder and renamed
         into place when complete.
-    n_subjects, n_sessions : int
-        Subjects, and sessions per subject (each hears every sentence again, in a new order).
-    system : {"KIT-157", "CTF-275", "EEG-64"}
-        Sensor array (see :mod:`biocl.data.meg.simulate.generative`).
-    duration_s : float
-        Length of each recording, in seconds.
-    sfreq_hz : float
-        Sampling rate of the written recordings, in Hz.
-    snr_db : float
-        Single-channel SNR below 60 Hz, in dB (module notes).
+    config : MegSimulationConfig
+        Subjects, sensor system, recording length and rate, SNR (module notes), stimuli,
+        response strengths, noise shares and head positions; a brain-to-speech protocol's
+        ``data.simulation`` section.
     seed : int
-        Everything random derives from it: the same arguments give the same files.
-    speech_dir : str | Path | None
-        Folder of real WAVs with word-timing JSONs (LibriVox style) used as stimuli, cycled
-        to fill each recording; procedural speech-like sentences when None.
-    line_freq_hz : float
-        Power-line frequency, in Hz.
-    trf_strength, word_strength : float
-        RMS of the acoustic (TRF) and word-evoked parts of the source activity (relative).
-    subject_variability : float
-        Spread of the TRF weights between subjects, relative to their shared part.
-    n_words : int
-        Vocabulary size of the procedural speech.
-    n_sentences : int | None
-        Distinct procedural sentences; by default as many as fit in one recording with
-        the longest pauses, so every subject hears every sentence.
-    n_mel_bands : int
-        Mel bands of the acoustic drive.
-    n_random_sources, n_background : int
-        Extra signal sources (besides auditory and temporal, bilateral) and background dipoles.
-    alpha_share, line_share, white_share : float
-        Shares of the noise variance below 60 Hz taken by alpha bursts, line noise and
-        white sensor noise; the 1/f background takes the rest.
-    head_rotation_deg, head_translation_m : float
-        Standard deviations of each subject's head position (degrees, metres).
-    task : str
-        BIDS task label.
+        Everything random derives from it: the same config and seed give the same files.
     overwrite : bool
         Replace a complete data set already at ``out_dir`` (an incomplete one is always replaced).
 
@@ -181,93 +151,36 @@ def simulate_meg_bids(
         below 240 Hz, noise shares that do not leave room for the background, or an
         existing data set without ``overwrite``.
     """
-    parameters = {key: (str(value) if isinstance(value, Path) else value) for key, value in locals().items()
-                  if key not in ("out_dir", "overwrite")}
+    parameters = simulation_parameters(config, seed)
     out_dir = Path(out_dir)
-    _check_arguments(out_dir, system, sfreq_hz, alpha_share + line_share + white_share, overwrite)
+    _check_arguments(out_dir, config, overwrite)
     streams = np.random.SeedSequence(seed).spawn(4)
     speech_rng, response_rng = np.random.default_rng(streams[0]), np.random.default_rng(streams[1])
-    subject_seeds = streams[2].spawn(n_subjects)
+    subject_seeds = streams[2].spawn(config.n_subjects)
 
-    stimuli = _stimuli(speech_dir, duration_s, n_sentences, n_words, speech_rng)
-    drives, silence, feature_names = generative.acoustic_drive([s.wave for s in stimuli], SPEECH_SFREQ_HZ,
-                                                       n_mel_bands=n_mel_bands)
-    vocabulary = sorted({word for s in stimuli for word, _, _ in s.words})
-    tokens = [(np.array([int(round(onset * generative.MODEL_SFREQ_HZ)) for _, onset, _ in s.words]),
-               np.array([vocabulary.index(word) for word, _, _ in s.words])) for s in stimuli]
-    n_sources = 4 + n_random_sources
-    responses = generative.draw_responses(n_subjects, n_sources, len(feature_names), len(vocabulary), response_rng,
-                                  subject_variability=subject_variability)
-    generative.scale_responses(responses, drives, tokens, trf_strength, word_strength)
-
-    info, sphere, origin = sensors.sensor_info(system, sfreq_hz, line_freq_hz)
-    ch_type = sensors.SYSTEMS[system][1]
+    speech = _speech(config, speech_rng)
+    responses = generative.draw_responses(config.n_subjects, _N_FIXED_SOURCES + config.n_random_sources,
+                                          len(speech.features), len(speech.vocabulary), response_rng,
+                                          subject_variability=config.subject_variability)
+    generative.scale_responses(responses, speech.drives, speech.tokens, config.trf_strength, config.word_strength)
     staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        writer.write_stimuli(staging, stimuli)
-        subjects = [f"{i + 1:02d}" for i in range(n_subjects)]
-        sessions = [str(i) for i in range(n_sessions)]
-        model_parts: dict[str, list[np.ndarray]] = {"leadfield": [], "noise_cov": [], "total_std": []}
-        recordings, snr_by_recording, bads = [], {}, {}
-        for s, subject in enumerate(subjects):
-            subject_rng = np.random.default_rng(subject_seeds[s])
-            leadfields = sensors.subject_leadfields(info, sphere, origin, subject_rng, n_random_sources=n_random_sources,
-                                               n_background=n_background, head_rotation_deg=head_rotation_deg,
-                                               head_translation_m=head_translation_m)
-            alpha_hz = float(subject_rng.uniform(9.0, 11.5))
-            line_pattern = subject_rng.normal(1.0, 0.5, len(info["ch_names"]))
-            trf = responses["trf"][s]
-            kernels = responses["word_kernels"] * responses["word_gain"][s][None, :, None]
-            covs, stds, scale = [], [], None
-            for session in sessions:
-                rng = np.random.default_rng(subject_rng.integers(2**63))
-                schedule = generative.schedule_stimuli(stimuli, duration_s, rng, cycle=speech_dir is not None)
-                timeline, frames, ids = generative.drive_timeline(schedule, drives, tokens, silence, duration_s)
-                sources = generative.predict_sources(trf, kernels, timeline, frames, ids)
-                bad = int(rng.integers(len(info["ch_names"])))
-                data, signal_120, noise_power, design_snr = sensors.sensor_data(
-                    sources, leadfields, line_pattern, alpha_hz, rng, sfreq_hz=sfreq_hz, duration_s=duration_s,
-                    snr_db=snr_db, line_freq_hz=line_freq_hz, shares=(alpha_share, line_share, white_share), bad=bad)
-                noise_cov, total_std = sensors.window_statistics(data, signal_120, sfreq_hz)
-                scale = scale if scale is not None else _DATA_SCALE[ch_type] / np.sqrt(noise_power)
-                data *= scale
-                covs.append(noise_cov * scale**2)
-                stds.append(total_std * scale)
-                label = f"sub-{subject}_ses-{session}"
-                snr_by_recording[label] = design_snr
-                bads.setdefault(subject, []).append(info["ch_names"][bad])
-                recordings.append(writer.write_recording(staging, info, data, subject, session, task, ch_type, bad,
-                                                   schedule, stimuli, s))
-            model_parts["leadfield"].append(leadfields["signal"] * scale)
-            model_parts["noise_cov"].append(np.mean(covs, axis=0))
-            model_parts["total_std"].append(np.mean(stds, axis=0))
-        description = writer.describe(system, n_subjects, n_sessions, duration_s, sfreq_hz, snr_db, stimuli,
-                                    speech_dir, n_sources, n_background, feature_names, len(vocabulary))
+        writer.write_stimuli(staging, speech.stimuli)
+        written = _write_recordings(staging, config, speech, responses, subject_seeds)
+        description = writer.describe(config.system, config.n_subjects, config.n_sessions, config.duration_s,
+                                      config.sfreq_hz, config.snr_db, speech.stimuli, config.speech_dir,
+                                      _N_FIXED_SOURCES + config.n_random_sources, config.n_background,
+                                      speech.features, len(speech.vocabulary))
         writer.write_dataset_files(staging, description, seed)
-        model = generative.GenerativeModel(
-            acoustic=np.concatenate(drives, axis=1), stimulus_offsets=np.cumsum([0] + [d.shape[1] for d in drives]),
-            silence=silence, word_stimulus=np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(tokens)]),
-            word_frame=np.concatenate([t[0] for t in tokens]), word_id=np.concatenate([t[1] for t in tokens]),
-            trf=responses["trf"].astype(np.float32), word_kernels=responses["word_kernels"].astype(np.float32),
-            word_gain=responses["word_gain"].astype(np.float32),
-            leadfield=np.stack(model_parts["leadfield"]).astype(np.float32),
-            noise_cov=np.stack(model_parts["noise_cov"]), total_std=np.stack(model_parts["total_std"]),
-            meta={"subjects": subjects, "sessions": sessions, "task": task, "system": system,
-                  "ch_names": list(info["ch_names"]), "stimuli": [s.name for s in stimuli],
-                  "sentences": [s.sentence for s in stimuli], "vocabulary": vocabulary, "features": feature_names,
-                  "sfreq_hz": generative.MODEL_SFREQ_HZ, "bads": bads, "parameters": parameters,
-                  "units": "T" if ch_type == "mag" else "V"},
-        )
-        writer.save_model(staging / DERIVATIVES, model)
+        writer.save_model(staging / DERIVATIVES, _generative_model(config, speech, responses, written, parameters))
         files = [p for p in staging.rglob("*") if p.is_file()]
-        digest = sha256_files(files, root=staging)
-        relative = [str(p.relative_to(staging)) for p in recordings]
         write_json(staging / DERIVATIVES / "simulation.json", {
-            "description": description, "sha256": digest, "recordings": relative, "subjects": subjects,
-            "sessions": sessions, "task": task, "system": system, "parameters": parameters,
-            "snr_db": snr_by_recording, "model": str(DERIVATIVES / "model.npz"),
+            "description": description, "sha256": sha256_files(files, root=staging),
+            "recordings": [str(p.relative_to(staging)) for p in written.paths], "subjects": written.subjects,
+            "sessions": written.sessions, "task": config.task, "system": config.system, "parameters": parameters,
+            "snr_db": written.snr_db, "model": str(DERIVATIVES / "model.npz"),
         })
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -277,12 +190,118 @@ def simulate_meg_bids(
     return load_simulation(out_dir)
 
 
-def _check_arguments(out_dir: Path, system: str, sfreq_hz: float, noise_shares: float, overwrite: bool) -> None:
-    if system not in sensors.SYSTEMS:
-        raise BioclError(f"unknown system {system!r}", hint=f"choose one of {sorted(sensors.SYSTEMS)}")
-    if sfreq_hz < 240.0:
-        raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below 240 Hz", hint="simulate at 240 Hz or more")
-    if noise_shares >= 1.0:
+@dataclass
+class _Speech:
+    """The stimuli and what drives the responses to them, at the model's rate."""
+
+    stimuli: list[Stimulus]
+    drives: list[np.ndarray]
+    silence: np.ndarray
+    features: list[str]
+    vocabulary: list[str]
+    tokens: list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class _Written:
+    """The recordings written, and what the generative model keeps of each subject."""
+
+    subjects: list[str]
+    sessions: list[str]
+    paths: list[Path] = field(default_factory=list)
+    snr_db: dict[str, float] = field(default_factory=dict)
+    bads: dict[str, list[str]] = field(default_factory=dict)
+    ch_names: list[str] = field(default_factory=list)
+    ch_type: str = "mag"
+    leadfield: list[np.ndarray] = field(default_factory=list)
+    noise_cov: list[np.ndarray] = field(default_factory=list)
+    total_std: list[np.ndarray] = field(default_factory=list)
+
+
+def _speech(config: MegSimulationConfig, rng: np.random.Generator) -> _Speech:
+    stimuli = _stimuli(config.speech_dir, config.duration_s, config.n_sentences, config.n_words, rng)
+    drives, silence, features = generative.acoustic_drive([s.wave for s in stimuli], SPEECH_SFREQ_HZ,
+                                                          n_mel_bands=config.n_mel_bands)
+    vocabulary = sorted({word for s in stimuli for word, _, _ in s.words})
+    tokens = [(np.array([int(round(onset * generative.MODEL_SFREQ_HZ)) for _, onset, _ in s.words]),
+               np.array([vocabulary.index(word) for word, _, _ in s.words])) for s in stimuli]
+    return _Speech(stimuli, drives, silence, features, vocabulary, tokens)
+
+
+def _write_recordings(staging: Path, config: MegSimulationConfig, speech: _Speech, responses: dict[str, np.ndarray],
+                      subject_seeds: list[np.random.SeedSequence]) -> _Written:
+    """Simulate and write every recording, subject by subject, session by session."""
+    info, sphere, origin = sensors.sensor_info(config.system, config.sfreq_hz, config.line_freq_hz)
+    written = _Written(subjects=[f"{i + 1:02d}" for i in range(config.n_subjects)],
+                       sessions=[str(i) for i in range(config.n_sessions)], ch_names=list(info["ch_names"]),
+                       ch_type=sensors.SYSTEMS[config.system][1])
+    for s, subject in enumerate(written.subjects):
+        subject_rng = np.random.default_rng(subject_seeds[s])
+        leadfields = sensors.subject_leadfields(info, sphere, origin, subject_rng,
+                                                n_random_sources=config.n_random_sources,
+                                                n_background=config.n_background,
+                                                head_rotation_deg=config.head_rotation_deg,
+                                                head_translation_m=config.head_translation_m)
+        alpha_hz = float(subject_rng.uniform(9.0, 11.5))
+        line_pattern = subject_rng.normal(1.0, 0.5, len(info["ch_names"]))
+        trf = responses["trf"][s]
+        kernels = responses["word_kernels"] * responses["word_gain"][s][None, :, None]
+        covs, stds, scale = [], [], None
+        for session in written.sessions:
+            rng = np.random.default_rng(subject_rng.integers(2**63))
+            schedule = generative.schedule_stimuli(speech.stimuli, config.duration_s, rng,
+                                                   cycle=config.speech_dir is not None)
+            timeline, frames, ids = generative.drive_timeline(schedule, speech.drives, speech.tokens, speech.silence,
+                                                              config.duration_s)
+            sources = generative.predict_sources(trf, kernels, timeline, frames, ids)
+            bad = int(rng.integers(len(info["ch_names"])))
+            data, signal_120, noise_power, design_snr = sensors.sensor_data(
+                sources, leadfields, line_pattern, alpha_hz, rng, sfreq_hz=config.sfreq_hz,
+                duration_s=config.duration_s, snr_db=config.snr_db, line_freq_hz=config.line_freq_hz,
+                shares=(config.alpha_share, config.line_share, config.white_share), bad=bad)
+            noise_cov, total_std = sensors.window_statistics(data, signal_120, config.sfreq_hz)
+            # One scale per subject (set by its first session) brings the data to typical
+            # amplitudes; the subject's one leadfield in the model carries the same scale.
+            scale = scale if scale is not None else _DATA_SCALE[written.ch_type] / np.sqrt(noise_power)
+            data *= scale
+            covs.append(noise_cov * scale**2)
+            stds.append(total_std * scale)
+            written.snr_db[f"sub-{subject}_ses-{session}"] = design_snr
+            written.bads.setdefault(subject, []).append(info["ch_names"][bad])
+            written.paths.append(writer.write_recording(staging, info, data, subject, session, config.task,
+                                                        written.ch_type, bad, schedule, speech.stimuli, s))
+        written.leadfield.append(leadfields["signal"] * scale)
+        written.noise_cov.append(np.mean(covs, axis=0))
+        written.total_std.append(np.mean(stds, axis=0))
+    return written
+
+
+def _generative_model(config: MegSimulationConfig, speech: _Speech, responses: dict[str, np.ndarray],
+                      written: _Written, parameters: dict[str, Any]) -> generative.GenerativeModel:
+    """What the oracle needs: the stimuli's drive, every subject's responses, leadfield and noise."""
+    tokens = speech.tokens
+    return generative.GenerativeModel(
+        acoustic=np.concatenate(speech.drives, axis=1),
+        stimulus_offsets=np.cumsum([0] + [d.shape[1] for d in speech.drives]), silence=speech.silence,
+        word_stimulus=np.concatenate([np.full(len(t[0]), i) for i, t in enumerate(tokens)]),
+        word_frame=np.concatenate([t[0] for t in tokens]), word_id=np.concatenate([t[1] for t in tokens]),
+        trf=responses["trf"].astype(np.float32), word_kernels=responses["word_kernels"].astype(np.float32),
+        word_gain=responses["word_gain"].astype(np.float32), leadfield=np.stack(written.leadfield).astype(np.float32),
+        noise_cov=np.stack(written.noise_cov), total_std=np.stack(written.total_std),
+        meta={"subjects": written.subjects, "sessions": written.sessions, "task": config.task,
+              "system": config.system, "ch_names": written.ch_names, "stimuli": [s.name for s in speech.stimuli],
+              "sentences": [s.sentence for s in speech.stimuli], "vocabulary": speech.vocabulary,
+              "features": speech.features, "sfreq_hz": generative.MODEL_SFREQ_HZ, "bads": written.bads,
+              "parameters": parameters, "units": "T" if written.ch_type == "mag" else "V"},
+    )
+
+
+def _check_arguments(out_dir: Path, config: MegSimulationConfig, overwrite: bool) -> None:
+    if config.system not in sensors.SYSTEMS:
+        raise BioclError(f"unknown system {config.system!r}", hint=f"choose one of {sorted(sensors.SYSTEMS)}")
+    if config.sfreq_hz < 240.0:
+        raise BioclError(f"sampling rate {config.sfreq_hz:g} Hz is below 240 Hz", hint="simulate at 240 Hz or more")
+    if config.alpha_share + config.line_share + config.white_share >= 1.0:
         raise BioclError("alpha, line and white noise shares leave nothing for the 1/f background",
                          hint="keep alpha_share + line_share + white_share below 1")
     complete = (out_dir / DERIVATIVES / "simulation.json").exists()

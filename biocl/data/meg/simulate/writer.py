@@ -5,7 +5,7 @@ Used by :func:`biocl.data.meg.simulate.dataset.simulate_meg_bids`; see that modu
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime
 import functools
 import json
 from pathlib import Path
@@ -68,7 +68,8 @@ def write_recording(root: Path, info: Any, data: np.ndarray, subject: str, sessi
     # saves in the raw's original format).
     raw.orig_format = "single"
     raw.info["bads"] = [info["ch_names"][bad]]
-    raw.set_meas_date(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=subject_index))
+    raw.set_meas_date(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+                      + datetime.timedelta(days=subject_index))
     datatype = "meg" if ch_type == "mag" else "eeg"
     folder = root / f"sub-{subject}" / f"ses-{session}" / datatype
     stem = f"sub-{subject}_ses-{session}_task-{task}"

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.dna.fasta import read_sequences, reverse_complement
+from biocl.data.dna.fasta import read_sequences
+from biocl.data.dna.windows import reverse_complement
 from biocl.data.dna.simulate import (
     apply_sequencing_errors,
     gold_standard_path,

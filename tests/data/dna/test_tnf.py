@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from biocl.data.dna.fasta import reverse_complement
+from biocl.data.dna.windows import reverse_complement
 from biocl.data.dna.tnf import (
     CANONICAL_KMERS,
     KMERS,

@@ -1,4 +1,4 @@
-"""Preprocessing and windowing against hand-computed values on toy signals."""
+"""Resampling, window layout, extraction and batches against hand-computed values on toy signals."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from biocl.data.meg.scaling import RobustScaler
+from biocl.data.meg.splits import assign_splits
 from biocl.data.meg.windows import (
     PreparedRecording,
-    RobustScaler,
     WindowConfig,
-    assign_splits,
-    baseline_correct,
     batch_arrays,
     build_windows,
     extract_brain,
@@ -21,7 +20,6 @@ from biocl.data.meg.windows import (
     fit_scalers,
     prepare_recording,
     resample_to,
-    sentence_split,
 )
 from biocl.utils.errors import BioclError
 
@@ -64,35 +62,6 @@ def test_resample_refuses_low_rates_naming_the_file():
         resample_to(np.zeros((1, 100)), 200.0, 120.0, path="sub-09.fif")
 
 
-def test_baseline_of_a_ramp():
-    ramp = np.arange(361, dtype=float)[None, None, :]
-    out = baseline_correct(ramp, CONFIG.baseline_slice())
-    # Mean of 0..60 is 30.
-    np.testing.assert_allclose(out[0, 0, :3], [-30.0, -29.0, -28.0])
-    np.testing.assert_allclose(out[0, 0, -1], 330.0)
-
-
-def test_robust_scaler_hand_values():
-    windows = np.array([[[1.0, 2.0, 3.0, 4.0, 5.0], [7.0] * 5]])  # (1 window, 2 channels, 5 samples)
-    scaler = RobustScaler(clamp=1.0)
-    assert scaler.fit(windows) is scaler
-    # Channel 0: median 3, percentiles 25/75 of 1..5 are 2 and 4 -> IQR 2. Channel 1 is flat.
-    np.testing.assert_allclose(scaler.center_, [3.0, 7.0])
-    np.testing.assert_allclose(scaler.scale_, [2.0, 1.0])
-    out = scaler.transform(windows)
-    np.testing.assert_allclose(out[0, 0], [-1.0, -0.5, 0.0, 0.5, 1.0])
-    np.testing.assert_allclose(RobustScaler(clamp=0.6).fit_transform(windows)[0, 0], [-0.6, -0.5, 0, 0.5, 0.6])
-    assert not hasattr(RobustScaler(), "center_")
-
-
-def test_clamp_at_twenty():
-    windows = np.zeros((1, 1, 8))
-    windows[0, 0, :4] = [-1, 1, -1, 1]
-    windows[0, 0, 4] = 1000.0
-    out = RobustScaler().fit(windows).transform(windows)
-    assert out.max() == 20.0
-
-
 def test_extract_brain_shift_baseline_and_scale():
     # A 120 Hz ramp: sample k holds k (channel 0) and 2k (channel 1).
     n = 120 * 10
@@ -120,18 +89,6 @@ def test_extract_speech_pads_with_silence():
     out = extract_speech(features, np.array([-2, 8]), 4, fill)
     np.testing.assert_allclose(out[0, 0], [-1, -1, 0, 1])
     np.testing.assert_allclose(out[1, 1], [8, 9, -2, -2])
-
-
-def test_splits_are_deterministic_and_proportional():
-    keys = [f"sentence {i}" for i in range(200)]
-    splits = assign_splits(keys + keys[:50])
-    counts = {s: sum(v == s for v in splits.values()) for s in ("train", "valid", "test")}
-    assert counts == {"train": 140, "valid": 20, "test": 40}
-    assert assign_splits(list(reversed(keys))) == splits
-    hashed = assign_splits(keys, method="hash")
-    assert all(hashed[k] == sentence_split(k) for k in keys)
-    with pytest.raises(BioclError):
-        assign_splits(keys, (0.5, 0.5, 0.5))
 
 
 def _story_recording(offset, sentence_order, subject):

@@ -1,4 +1,8 @@
-"""FASTA/FASTQ readers: formats, compression, IUPAC handling, filters, bad input, streaming."""
+"""FASTA/FASTQ in and out: the readers, gold standards, the FASTA and bioboxes writers.
+
+The readers are checked on formats, compression, IUPAC handling, filters, bad input and
+streaming.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biocl.data.dna.fasta import ReadStats, SequenceRecord, read_sequences, write_fasta
+from biocl.data.dna.fasta import (
+    ReadStats,
+    SequenceRecord,
+    read_gold_standard,
+    read_sequences,
+    write_bioboxes,
+    write_fasta,
+)
 from biocl.utils.errors import BioclError
 
 RECORDS = {"seq1": "ACGTACGTAC" * 30, "seq2": "GGGCCCAATT" * 40, "seq3": "TTTTAAAACC" * 35}
@@ -173,3 +184,59 @@ def test_unknown_ambiguous_mode_is_rejected(tmp_path):
     path = _write(tmp_path / "x.fa", ">a\nACGT\n", "plain")
     with pytest.raises(ValueError, match="mask"):
         read_sequences(path, ambiguous="drop")
+
+
+def test_bioboxes_gold_standard_with_extra_columns(tmp_path):
+    path = tmp_path / "gold.binning"
+    path.write_text("# CAMI gold standard\n@Version:0.9.1\n@SampleID:marine\n\n"
+                    "@@SEQUENCEID\tBINID\tTAXID\t_LENGTH\n"
+                    "c1\tgenomeA\t562\t5000\nc2\tgenomeB\t1280\t3000\nc3\tgenomeA\t562\t2500\n")
+    assert read_gold_standard(path) == {"c1": "genomeA", "c2": "genomeB", "c3": "genomeA"}
+
+
+def test_bioboxes_columns_in_another_order_and_taxid_only(tmp_path):
+    path = tmp_path / "gold.binning"
+    path.write_text("@Version:0.9.0\n@@TAXID\tSEQUENCEID\nt1\tc1\nt2\tc2\n")
+    assert read_gold_standard(path) == {"c1": "t1", "c2": "t2"}
+
+
+def test_plain_tsv_with_and_without_header(tmp_path):
+    with_header = tmp_path / "a.tsv"
+    with_header.write_text("sequence_id\tlabel\nc1\tx\nc2\ty\n")
+    without = tmp_path / "b.tsv"
+    without.write_text("c1\tx\nc2\ty\n")
+    assert read_gold_standard(with_header) == read_gold_standard(without) == {"c1": "x", "c2": "y"}
+    compressed = tmp_path / "c.tsv.gz"
+    compressed.write_bytes(gzip.compress(b"c1\tx\n"))
+    assert read_gold_standard(compressed) == {"c1": "x"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"),
+    ("c1\tx\nc2\n", "line 2 has no label"),
+    ("c1\tx\nc1\ty\n", "two labels"),
+    ("@@SEQUENCEID\tLABEL\nc1\tx\n", "SEQUENCEID and BINID"),
+])
+def test_bad_gold_standards(tmp_path, text, message):
+    path = tmp_path / "gold.tsv"
+    path.write_text(text)
+    with pytest.raises(BioclError, match=message):
+        read_gold_standard(path)
+
+
+def test_bioboxes_round_trip(tmp_path):
+    assignments = {"c1": "bin_0", "c2": "bin_1"}
+    path = write_bioboxes(tmp_path / "out" / "bins.binning", assignments, sample_id="s1",
+                          extra_columns={"_LENGTH": {"c1": 10, "c2": 20}})
+    text = path.read_text()
+    assert "@SampleID:s1" in text and "@@SEQUENCEID\tBINID\t_LENGTH" in text
+    assert read_gold_standard(path) == assignments
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("name", ["out.fa", "out.fa.gz"])
+def test_write_fasta_round_trip(tmp_path, name):
+    records = [SequenceRecord("a", "ACGT" * 50, 200), SequenceRecord("b", "N" * 7 + "ACG", 10)]
+    path = write_fasta(tmp_path / name, iter(records))
+    assert list(read_sequences(path, min_length_bp=1)) == records
+    assert max(len(line) for line in path.read_bytes().splitlines()) <= 80 or name.endswith(".gz")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+import soundfile
 
 from biocl.data.audio.reading import (fit_length, list_esc50, list_labelled_names, list_manifest, load_audio_dataset,
                               read_audio, rms_dbfs)
@@ -21,7 +21,7 @@ def _tone(seconds: float = 0.5, rate: int = 16000, freq: float = 440.0, level: f
 
 def _write(path: Path, samples: np.ndarray, rate: int = 16000, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), samples, rate, **kwargs)
+    soundfile.write(str(path), samples, rate, **kwargs)
     return path
 
 
@@ -158,4 +158,4 @@ def test_fsdd_real_clips(shared_data: Path) -> None:
     clip = data.clips[0]
     assert clip.waveform.dtype == np.float32 and clip.group is not None
     # 8 kHz files read at 16 kHz: twice the frames.
-    assert clip.waveform.size == 2 * sf.info(str(clip.path)).frames
+    assert clip.waveform.size == 2 * soundfile.info(str(clip.path)).frames

@@ -17,16 +17,18 @@ from biocl.data.meg.simulate.dataset import (
     load_simulation,
     oracle_scores,
     simulate_meg_bids,
+    simulation_parameters,
 )
+from biocl.protocols.brain_speech import MegSimulationConfig
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_files
 
-TINY = dict(n_subjects=2, duration_s=24.0, sfreq_hz=360.0, n_background=12, seed=3)
+TINY = MegSimulationConfig(n_subjects=2, duration_s=24.0, sfreq_hz=360.0, n_background=12)
 
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory):
-    return simulate_meg_bids(tmp_path_factory.mktemp("sim") / "kit", snr_db=-5.0, **TINY)
+    return simulate_meg_bids(tmp_path_factory.mktemp("sim") / "kit", TINY.model_copy(update={"snr_db": -5.0}), seed=3)
 
 
 def _events_rows(path: Path) -> list[dict[str, str]]:
@@ -115,8 +117,8 @@ def test_oracle_identifies_the_heard_segment(kit) -> None:
 
 
 def test_eeg_simulation_uses_the_bids_like_fallback(tmp_path: Path) -> None:
-    dataset = simulate_meg_bids(tmp_path / "eeg", system="EEG-64", n_subjects=1, duration_s=15.0, sfreq_hz=256.0,
-                                n_background=8)
+    dataset = simulate_meg_bids(tmp_path / "eeg", MegSimulationConfig(system="EEG-64", n_subjects=1, duration_s=15.0,
+                                                                      sfreq_hz=256.0, n_background=8))
     recording = read_bids(dataset.root)[0]
     assert dataset.recordings[0].name == "sub-01_ses-0_task-listen_eeg.fif"
     assert recording.raw.get_channel_types(unique=True) == ["eeg"] and len(recording.ch_names) == 64
@@ -126,8 +128,9 @@ def test_eeg_simulation_uses_the_bids_like_fallback(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_real_speech_stimuli(shared_data: Path, tmp_path: Path) -> None:
-    dataset = simulate_meg_bids(tmp_path / "libri", speech_dir=shared_data / "speech" / "librivox", n_subjects=1,
-                                duration_s=40.0, sfreq_hz=300.0, n_background=8, system="CTF-275")
+    config = MegSimulationConfig(speech_dir=str(shared_data / "speech" / "librivox"), n_subjects=1, duration_s=40.0,
+                                 sfreq_hz=300.0, n_background=8, system="CTF-275")
+    dataset = simulate_meg_bids(tmp_path / "libri", config)
     recording = read_bids(dataset.root)[0]
     assert len(recording.ch_names) == 275
     names = {e.sound_file.name for e in recording.events}
@@ -140,21 +143,28 @@ def test_real_speech_stimuli(shared_data: Path, tmp_path: Path) -> None:
 
 def test_bad_arguments(tmp_path: Path, kit) -> None:
     with pytest.raises(BioclError, match="unknown system"):
-        simulate_meg_bids(tmp_path / "x", system="Vectorview")
+        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(system="Vectorview"))
     with pytest.raises(BioclError, match="below 240 Hz"):
-        simulate_meg_bids(tmp_path / "x", sfreq_hz=200.0)
+        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(sfreq_hz=200.0))
     with pytest.raises(BioclError, match="already exists"):
-        simulate_meg_bids(kit.root, **TINY)
+        simulate_meg_bids(kit.root, TINY, seed=3)
     with pytest.raises(BioclError, match="too short"):
-        simulate_meg_bids(tmp_path / "x", duration_s=3.0)
+        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(duration_s=3.0))
 
 
 def test_same_seed_same_files_and_every_session_is_written(tmp_path: Path) -> None:
-    args = dict(n_subjects=1, n_sessions=2, duration_s=12.0, sfreq_hz=300.0, n_background=4, seed=5)
-    first = simulate_meg_bids(tmp_path / "a", **args)
-    second = simulate_meg_bids(tmp_path / "b", **args)
+    config = MegSimulationConfig(n_subjects=1, n_sessions=2, duration_s=12.0, sfreq_hz=300.0, n_background=4)
+    first = simulate_meg_bids(tmp_path / "a", config, seed=5)
+    second = simulate_meg_bids(tmp_path / "b", config, seed=5)
     assert first.sha256 == second.sha256
-    assert simulate_meg_bids(tmp_path / "c", **{**args, "seed": 6}).sha256 != first.sha256
+    assert simulate_meg_bids(tmp_path / "c", config, seed=6).sha256 != first.sha256
     recordings = read_bids(first.root)
     assert [(r.subject, r.session) for r in recordings] == [("01", "0"), ("01", "1")]
     assert all(len(r.raw.info["bads"]) == 1 for r in recordings)
+
+
+def test_the_record_holds_every_parameter_and_rebuilds_the_config(kit) -> None:
+    config = TINY.model_copy(update={"snr_db": -5.0})
+    assert kit.parameters == simulation_parameters(config, 3) == load_model(kit).meta["parameters"]
+    assert set(kit.parameters) == set(MegSimulationConfig.model_fields) | {"seed"}
+    assert MegSimulationConfig(**{k: v for k, v in kit.parameters.items() if k != "seed"}) == config
