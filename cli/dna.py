@@ -52,23 +52,23 @@ def embed(
 def _embed(fasta: Path, out: Path, *, model: str, steps: int, window_bp: int, min_length_bp: int,
            trust_remote_code: bool, seed: int, device: str, rank: int, world: int) -> None:
     import numpy as np
-    import torch
 
     from biocl.data.dna.fasta import ReadStats, read_sequences
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences
     from biocl.utils.io import atomic_path, write_text
     from biocl.pipelines.dna_species.training import load_embedding_model, self_train
     from biocl.train import distributed, select_device
+    from biocl.utils.seeding import seeded_torch
 
     stats = ReadStats()
     records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
-    torch.manual_seed(seed)
-    if model == "default":
-        encoder = DnaConvEncoder()
-        if steps > 0:
-            encoder = self_train(encoder, {r.id: r.seq for r in records}, steps=steps, seed=seed, device=device)
-    else:
-        encoder = load_embedding_model(model, trust_remote_code=trust_remote_code)
+    with seeded_torch(seed):
+        if model == "default":
+            encoder = DnaConvEncoder()
+            if steps > 0:
+                encoder = self_train(encoder, {r.id: r.seq for r in records}, steps=steps, seed=seed, device=device)
+        else:
+            encoder = load_embedding_model(model, trust_remote_code=trust_remote_code)
     run_device = select_device(device)
     share = np.array_split(np.arange(len(records)), world)[rank]
     embedded = embed_sequences(encoder.to(run_device), [records[i].seq for i in share], window_bp=window_bp,
@@ -169,11 +169,10 @@ def train(
     device: str = _DEVICE,
 ) -> None:
     """Train the default encoder with C2LR on your sequences and write a checkpoint."""
-    import torch
-
     from biocl.data.dna.fasta import read_sequences
     from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder, save_dna_encoder
     from biocl.pipelines.dna_species.training import self_train
+    from biocl.utils.seeding import seeded_torch
 
     if group_by not in ("sequence", "file"):
         raise BioclError(f"unknown --group-by {group_by!r}", hint="use 'sequence' or 'file'")
@@ -185,10 +184,10 @@ def train(
                 raise BioclError(f"sequence id {key!r} appears in two input files", path=path,
                                  hint="make ids unique across files or use --group-by file")
             groups.setdefault(key, []).append(record.seq)
-    torch.manual_seed(seed)
-    encoder = load_dna_encoder(init) if init else DnaConvEncoder()
-    encoder = self_train(encoder, groups, steps=steps, mimix_steps=mimix_steps, batch_size=batch_size,
-                         segment_bp=segment_bp, lr=lr, seed=seed, device=device)
+    with seeded_torch(seed):
+        encoder = load_dna_encoder(init) if init else DnaConvEncoder()
+        encoder = self_train(encoder, groups, steps=steps, mimix_steps=mimix_steps, batch_size=batch_size,
+                             segment_bp=segment_bp, lr=lr, seed=seed, device=device)
     digest = save_dna_encoder(encoder, out)
     emit({"checkpoint": str(out), "sha256": digest, "groups": len(groups), "steps": steps,
           "mimix_steps": mimix_steps}, f"trained on {len(groups)} {group_by}s -> {out} (sha256 {digest[:12]})")

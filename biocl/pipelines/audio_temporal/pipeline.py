@@ -41,6 +41,7 @@ from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.evaluate.zste import CHANCE, ZsteResult, ZsteSet, ZsteTemplates, evaluate_zste
 from biocl.heads.losses import ClipLoss, TNCELoss
 from biocl.utils.io import sha256_files
+from biocl.utils.seeding import seeded_torch
 from biocl.protocols.audio_temporal import PAPER_TRAINABLE, PHASE_NAMES
 from biocl.protocols.base import Phase, Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext
@@ -196,8 +197,7 @@ def build_model(protocol: Protocol, captions: list[str] | None = None) -> nn.Mod
         return model
     if spec.kind == "hf_clap":
         return HFClapAdapter(protocol.resolve_path(spec.pretrained_path))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(protocol.seed)
+    with seeded_torch(protocol.seed):
         return CompactClap.build(captions or [], sample_rate_hz=protocol.data.sample_rate_hz,
                                  audio=spec.audio.model_dump(), text=spec.text.model_dump(), embed_dim=spec.embed_dim,
                                  projection_hidden_dim=spec.projection_hidden_dim, init_log_scale=spec.init_log_scale)

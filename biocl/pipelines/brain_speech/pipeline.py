@@ -33,6 +33,7 @@ from biocl.encoders.brain import SimpleConv
 from biocl.utils.errors import BioclError
 from biocl.heads.losses import ClipLoss
 from biocl.utils.io import sha256_file, write_json
+from biocl.utils.seeding import seeded_torch
 from biocl.pipelines.brain_speech import evaluation
 from biocl.pipelines.brain_speech.data import BrainSpeechData, prepare_data
 from biocl.protocols.base import Protocol
@@ -118,8 +119,7 @@ def train(protocol: Protocol, run: RunContext | None, bundle: BrainSpeechData) -
 
     # Initial weights from the protocol's seed alone, whatever ran before in this process
     # (a simulation, or nothing when its output was cached); the global state is restored.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(protocol.seed)
+    with seeded_torch(protocol.seed):
         net = build_net(protocol, len(bundle.subject_index), int(bundle.silence.size))
     trainer = Trainer(net, protocol.train, run=run, seed=protocol.seed)
     device, bf16 = trainer.device, protocol.train.bf16 and trainer.device.type == "cuda"

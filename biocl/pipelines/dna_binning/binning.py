@@ -302,12 +302,11 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     dict
         The summary also written to ``summary.json``.
     """
-    import torch
-
     from biocl.data.dna.tnf import CanonicalTNF
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences, save_dna_encoder
     from biocl.pipelines.dna_species.training import load_embedding_model, self_train
     from biocl.train import select_device
+    from biocl.utils.seeding import seeded_torch
 
     if features not in ("learned", "tnf"):
         raise BioclError(f"unknown features {features!r}", hint="use 'learned' or 'tnf'")
@@ -325,11 +324,12 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         def featurize(seqs: list[str]) -> np.ndarray:
             return transformer.fit_transform(seqs)
     else:
-        torch.manual_seed(seed)
-        encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
-        if steps > 0:
-            encoder = self_train(encoder, {r.id: r.seq for r in kept}, steps=steps, mimix_steps=mimix_steps,
-                                 batch_size=batch_size, segment_bp=segment_bp, lr=lr, seed=seed, device=device)
+        # Self-training builds the projection head, so it shares the encoder's seeded block.
+        with seeded_torch(seed):
+            encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
+            if steps > 0:
+                encoder = self_train(encoder, {r.id: r.seq for r in kept}, steps=steps, mimix_steps=mimix_steps,
+                                     batch_size=batch_size, segment_bp=segment_bp, lr=lr, seed=seed, device=device)
         run_device = select_device(device)
         encoder = encoder.to(run_device)
         summary.update(model=str(model) if model else "default", train_steps=steps, mimix_steps=mimix_steps)

@@ -26,6 +26,7 @@ import torch
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_file, sha256_files
+from biocl.utils.seeding import seeded_torch
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext
 
@@ -57,12 +58,14 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     cal_set = _contig_set(protocol, catalogue, split["calibration"], data_dir / "calibration_contigs.fa",
                           seed=protocol.seed + 2)
 
-    torch.manual_seed(protocol.seed)
-    encoder = _build_encoder(protocol)
-    before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
-    model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim, head_out_dim=model_cfg.head_out_dim,
-                                head_lr_multiplier=model_cfg.head_lr_multiplier,
-                                both_strands=loss_cfg.train_both_strands)
+    # The encoder and its head draw their initial weights from the protocol's seed alone.
+    with seeded_torch(protocol.seed):
+        encoder = _build_encoder(protocol)
+        before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
+        model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim,
+                                    head_out_dim=model_cfg.head_out_dim,
+                                    head_lr_multiplier=model_cfg.head_lr_multiplier,
+                                    both_strands=loss_cfg.train_both_strands)
     batch_size = protocol.train.batch_size
     steps = max(data.pairs_per_epoch // batch_size, 1)
     specs = build_phase_specs(protocol.phases(), model, train=protocol.train, groups=groups,
