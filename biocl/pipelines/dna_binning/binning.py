@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from biocl.pipelines.dna_binning.training import SelfTraining
+from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path, write_json
 
@@ -250,12 +252,12 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
                       "bioboxes": str(out_dir / "bins.binning"), "unbinned": str(out_dir / "unbinned.fa")}}
 
 
+@fill_doc
 def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned", model: str | None = None,
-              trust_remote_code: bool = False, steps: int = 300, mimix_steps: int = 0, batch_size: int = 32,
-              segment_bp: int = 2_000, lr: float = 3e-4, window_bp: int = 10_000, min_length_bp: int = 2_500,
-              binner: str = "graph", threshold: float | None = None, calibration: str = "silhouette",
-              threshold_percentile: float = 70.0,
-              min_bin_size: int = 10, graph_k: int = 50, seed: int = 0, device: str = "auto",
+              trust_remote_code: bool = False, training: SelfTraining = SelfTraining(), window_bp: int = 10_000,
+              min_length_bp: int = 2_500, binner: str = "graph", threshold: float | None = None,
+              calibration: str = "silhouette", threshold_percentile: float = 70.0, min_bin_size: int = 10,
+              graph_k: int = 50, seed: int = 0, device: str = "auto",
               save_model: str | Path | None = None) -> dict[str, Any]:
     """Bin the sequences of a FASTA/FASTQ file; see the module docstring for the outputs.
 
@@ -269,11 +271,10 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         Self-trained encoder embeddings, or canonical TNF (136 features).
     model : str | None
         Start from this encoder (a ``biocl dna train`` file or a Hugging Face folder); None
-        starts from random weights. ``steps=0`` embeds with it unchanged.
-    trust_remote_code : bool
-        Allow code shipped in a Hugging Face folder to run.
-    steps, mimix_steps, batch_size, segment_bp, lr
-        Self-training: phase I steps, phase II steps, pairs per step, view length (bp), Adam lr.
+        starts from random weights. ``training.steps=0`` embeds with it unchanged.
+    %(trust_remote_code)s
+    training : SelfTraining
+        Self-training on the input (steps of both phases, pairs per step, view length, lr).
     window_bp : int
         Embedding window (bp); windows are averaged per sequence.
     min_length_bp : int
@@ -290,10 +291,8 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         Smaller bins are dissolved into unbinned (reason ``small_bin``).
     graph_k : int
         Neighbours per sequence in the graph binner.
-    seed : int
-        Seed of training and of everything random.
-    device : {"auto", "cpu", "cuda"}
-        Where to train and embed.
+    %(seed)s
+    %(device)s
     save_model : str | Path | None
         Also write the trained encoder here (default encoder only).
 
@@ -304,7 +303,7 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     """
     from biocl.data.dna.tnf import CanonicalTNF
     from biocl.encoders.dna import DnaConvEncoder, embed_sequences, save_dna_encoder
-    from biocl.pipelines.dna_species.training import load_embedding_model, self_train
+    from biocl.pipelines.dna_species.training import load_embedding_model
     from biocl.train import select_device
     from biocl.utils.seeding import seeded_torch
 
@@ -327,12 +326,12 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         # Self-training builds the projection head, so it shares the encoder's seeded block.
         with seeded_torch(seed):
             encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
-            if steps > 0:
-                encoder = self_train(encoder, {r.id: r.seq for r in kept}, steps=steps, mimix_steps=mimix_steps,
-                                     batch_size=batch_size, segment_bp=segment_bp, lr=lr, seed=seed, device=device)
+            if training.steps > 0:
+                encoder = training.fit(encoder, {r.id: r.seq for r in kept}, seed=seed, device=device)
         run_device = select_device(device)
         encoder = encoder.to(run_device)
-        summary.update(model=str(model) if model else "default", train_steps=steps, mimix_steps=mimix_steps)
+        summary.update(model=str(model) if model else "default", train_steps=training.steps,
+                       mimix_steps=training.mimix_steps)
         if save_model is not None:
             if not isinstance(encoder, DnaConvEncoder):
                 raise BioclError("--save-model writes the default encoder only", path=save_model)
@@ -390,7 +389,7 @@ def binning_ari(bins: Sequence[str], truth: Sequence[str]) -> float:
     return float(adjusted_rand_score(list(truth), labels))
 
 
-def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *,
+def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: str | Path | None = None,
                      lengths: dict[str, int] | None = None) -> dict[str, Any]:
     """Score bins against a gold standard: ARI, the paper's matched F1 counts, AMBER metrics.
 
@@ -402,17 +401,22 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *,
         A ``biocl dna bin`` folder, ``clusters.tsv`` or bioboxes file.
     truth_path : str | Path
         Gold standard (bioboxes or ``sequence_id<tab>label`` TSV).
+    fasta : str | Path | None
+        The binned sequences (FASTA/FASTQ), read for their lengths (AMBER's base-pair metrics).
     lengths : dict | None
-        Sequence lengths (bp) for AMBER; read from the bins folder's FASTA files when None.
+        Sequence lengths (bp) for AMBER, instead of ``fasta``; when both are None they are
+        read from the bins folder's FASTA files.
 
     Returns
     -------
     dict
         ``ari``, ``n_sequences``, ``n_unbinned``, ``match`` (per-species F1, counts) and ``amber``.
     """
-    from biocl.data.dna.fasta import read_gold_standard
+    from biocl.data.dna.fasta import read_gold_standard, read_sequences
     from biocl.evaluate.amber import amber_metrics, match_bins
 
+    if lengths is None and fasta is not None:
+        lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)}
     assignment = read_bins(bins_path)
     truth = read_gold_standard(truth_path)
     ids = list(truth)
