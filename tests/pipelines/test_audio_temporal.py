@@ -115,7 +115,8 @@ def test_same_protocol_same_results(tiny_run: tuple[Path, dict, list[str]], tmp_
 
 def test_evaluation_is_not_random(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path) -> None:
     from biocl.encoders.clap import load_clap
-    from biocl.pipelines.audio_temporal.pipeline import evaluate_model, prepare_data
+    from biocl.pipelines.audio_temporal.data import prepare_data
+    from biocl.pipelines.audio_temporal.evaluation import evaluate_model
 
     run_dir, results, _ = tiny_run
     protocol = validate_protocol(TINY)
