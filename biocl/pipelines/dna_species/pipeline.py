@@ -1,6 +1,6 @@
 """Species-aware DNA embeddings (DNABERT-S, Zhou et al. 2024): C2LR training, clustering, few-shot, binning.
 
-``run(protocol, run)``:
+``run(protocol, context)``:
 
 1. genomes: simulated (:func:`biocl.data.dna.simulate.simulate_genomes`) or read from the
    protocol's list; species are split into training, calibration and evaluation sets that
