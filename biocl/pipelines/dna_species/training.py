@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -299,8 +298,3 @@ def load_embedding_model(spec: str | Path, *, trust_remote_code: bool = False, m
         return load_dna_encoder(path)
     raise BioclError("model not found", path=path,
                      hint="use --model default, a file from `biocl dna train`, or a local Hugging Face folder")
-
-
-def group_sizes(groups: Mapping[str, Mapping[str, Sequence[str]]]) -> np.ndarray:
-    """Base pairs per group (for the run's flow table)."""
-    return np.array([sum(len(s) for seqs in g.values() for s in seqs) for g in groups.values()], dtype=np.int64)
