@@ -13,7 +13,7 @@ from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
 from biocl.protocols.base import load_protocol, validate_protocol
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 TINY = {
     "name": "audio_tiny", "version": "1", "pipeline": "audio_temporal", "seed": 0,
