@@ -83,12 +83,25 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
 
     scores = score_all(protocol, encoder, eval_set, cal_set, device=device, before=before)
     provenance["sha256"] = sha256_files([p for p, _ in catalogue.values()] + [eval_set["path"], cal_set["path"]])
-    model_card = {"name": model_cfg.encoder, "parameters": int(sum(p.numel() for p in encoder.parameters())),
-                  "spec": {**encoder.config(), "head": {"hidden_dim": model_cfg.head_hidden_dim or encoder.output_dim,
-                                                        "out_dim": model_cfg.head_out_dim, "used": "training only"},
-                           "phases": [{"name": s.phase.name, "loss": s.phase.loss, "epochs": s.phase.epochs}
-                                      for s in specs],
-                           "train_steps": fit.steps, "stopped_early": fit.stopped_early}}
+    flow, exclusions = _flow(catalogue, split, groups, fit, eval_set, cal_set, scores)
+    return assemble_result(protocol, scores, data=provenance, flow=flow, exclusions=exclusions,
+                           disjointness=disjointness, model=_model_card(protocol, encoder, specs, fit),
+                           checkpoint=checkpoint, device=device.type)
+
+
+def _model_card(protocol: Protocol, encoder: torch.nn.Module, specs: list, fit: Any) -> dict[str, Any]:
+    model_cfg = protocol.model
+    return {"name": model_cfg.encoder, "parameters": int(sum(p.numel() for p in encoder.parameters())),
+            "spec": {**encoder.config(), "head": {"hidden_dim": model_cfg.head_hidden_dim or encoder.output_dim,
+                                                  "out_dim": model_cfg.head_out_dim, "used": "training only"},
+                     "phases": [{"name": s.phase.name, "loss": s.phase.loss, "epochs": s.phase.epochs}
+                                for s in specs],
+                     "train_steps": fit.steps, "stopped_early": fit.stopped_early}}
+
+
+def _flow(catalogue: dict, split: dict[str, list[str]], groups: dict, fit: Any, eval_set: dict[str, Any],
+          cal_set: dict[str, Any], scores: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """The run's flow (genomes to embedded windows) and its exclusions (evaluation and calibration contigs)."""
     flow = [
         {"stage": "genomes", "count": len(catalogue), "unit": "genomes"},
         {"stage": "training genomes", "count": sum(len(g) for g in groups.values()), "unit": "genomes"},
@@ -101,8 +114,7 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     ]
     exclusions = ([{**row, "reason": f"evaluation: {row['reason']}"} for row in eval_set["stats"].as_exclusions()]
                   + [{**row, "reason": f"calibration: {row['reason']}"} for row in cal_set["stats"].as_exclusions()])
-    return assemble_result(protocol, scores, data=provenance, flow=flow, exclusions=exclusions,
-                           disjointness=disjointness, model=model_card, checkpoint=checkpoint, device=device.type)
+    return flow, exclusions
 
 
 def load_genomes(protocol: Protocol, data_dir: Path) -> tuple[dict[str, tuple[Path, str]], dict[str, Any]]:
