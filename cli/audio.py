@@ -1,4 +1,4 @@
-"""`biocl audio pretrain|posttrain|evaluate|embed` and `biocl simulate audio`: thin shells over biocl.pipelines.audio_temporal.pipeline."""
+"""`biocl audio pretrain|posttrain|evaluate|embed` and `biocl simulate audio`: thin shells over biocl.pipelines.audio_temporal."""
 
 from __future__ import annotations
 
@@ -30,16 +30,9 @@ def _load(protocol: str, overrides: list[str] | None):
 
 
 def _run_phases(loaded, names: tuple[str, ...], out: Path | None) -> None:
-    from biocl.pipelines import run_protocol
+    from biocl.pipelines.audio_temporal.curriculum import run_phases
 
-    phases = [p for p in loaded.phases() if p.name in names]
-    if not phases:
-        raise BioclError(f"the protocol has no {' or '.join(names)} phase", path=loaded.source_path,
-                         hint="see train.phases")
-    phases[0] = phases[0].model_copy(update={"init_from": "none" if phases[0].init_from == "previous"
-                                             else phases[0].init_from})
-    loaded.train.phases = phases
-    run_dir, results = run_protocol(loaded, out)
+    run_dir, results = run_phases(loaded, names, out)
     emit({"run_dir": str(run_dir), "model": str(run_dir / "model"), "results": results},
          _table(results) + f"\nmodel:      {run_dir / 'model'}\nreport:     {run_dir / 'report.html'}")
 
@@ -85,17 +78,12 @@ def evaluate(
     set_: list[str] | None = _SET,
 ) -> None:
     """ZSTE tasks 1-5, CompA-order and retrieval of a saved model on the protocol's held-out class pairs."""
-    from biocl.encoders.clap import load_clap
-    from biocl.pipelines.audio_temporal.pipeline import evaluate_model, prepare_data
+    from biocl.pipelines.audio_temporal.evaluation import evaluate_saved_model
 
-    loaded = _load(protocol, set_)
-    clap = load_clap(model)
-    prepared = prepare_data(loaded, sample_rate_hz=clap.sample_rate_hz)
-    result = evaluate_model(clap, prepared, loaded)
-    lines = [f"{name:<22}{value:>9.3f}" for name, value in result.metrics.items()]
-    emit({"model": str(model), "protocol": loaded.name, "metrics": result.metrics,
-          "n_held_out_pairs": len(prepared.eval_pairs), "n_items": len(prepared.items.pair_ids)},
-         f"{model} on {len(prepared.eval_pairs)} held-out class pairs of {loaded.name}:\n" + "\n".join(lines))
+    document = evaluate_saved_model(model, _load(protocol, set_))
+    lines = [f"{name:<22}{value:>9.3f}" for name, value in document["metrics"].items()]
+    emit(document, f"{document['model']} on {document['n_held_out_pairs']} held-out class pairs of "
+                   f"{document['protocol']}:\n" + "\n".join(lines))
 
 
 @app.command("embed")
@@ -106,35 +94,11 @@ def embed(
     text: bool = typer.Option(False, "--text", help="The inputs are captions, not files."),
 ) -> None:
     """L2-normalised embeddings of whole audio files (never cropped) or of captions."""
-    import numpy as np
+    from biocl.pipelines.audio_temporal.embedding import embed_inputs
 
-    from biocl.data.audio.reading import read_audio
-    from biocl.encoders.clap import load_clap
-    from biocl.utils.io import atomic_path, write_text
-
-    clap = load_clap(model)
-    if text:
-        embeddings = clap.embed_text(inputs)
-    else:
-        clips = []
-        for path in inputs:
-            waveform = read_audio(path, clap.sample_rate_hz)
-            if waveform.size == 0:
-                raise BioclError("zero-length clip: nothing to embed", path=path)
-            clips.append(waveform)
-        embeddings = np.zeros((len(clips), clap.embed_dim), dtype=np.float32)
-        for length in sorted({len(c) for c in clips}):
-            rows = [i for i, c in enumerate(clips) if len(c) == length]
-            embeddings[rows] = clap.embed_audio([clips[i] for i in rows])
-    out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, embeddings)
-    ids = out.with_suffix(".ids.txt")
-    write_text(ids, "".join(f"{name}\n" for name in inputs))
-    emit({"embeddings": str(out), "ids": str(ids), "n": len(inputs), "dim": int(embeddings.shape[1]),
-          "kind": "text" if text else "audio"},
-         f"{len(inputs)} {'captions' if text else 'clips'} -> {out} ({embeddings.shape[1]} dimensions)")
+    document = embed_inputs(model, inputs, out, text=text)
+    emit(document, f"{document['n']} {'captions' if text else 'clips'} -> {document['embeddings']} "
+                   f"({document['dim']} dimensions)")
 
 
 def simulate_command(

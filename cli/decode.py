@@ -50,22 +50,12 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
 ) -> None:
     """Re-score a run's best checkpoint on its protocol's test sentences."""
-    from biocl.utils.cache import default_cache_dir
-    from biocl.pipelines.brain_speech.pipeline import evaluate as evaluate_net
-    from biocl.pipelines.brain_speech.pipeline import load_trained
-    from biocl.pipelines.brain_speech.data import prepare_data
-    from biocl.train import select_device
+    from biocl.pipelines.brain_speech.decoder import evaluate_run
 
-    protocol, net, meta = load_trained(run_dir)
-    bundle = prepare_data(protocol, default_cache_dir())
-    if bundle.subject_index != meta["subjects"]:
-        raise BioclError("the data no longer hold the subjects the decoder was trained on", path=run_dir)
-    result = evaluate_net(protocol, bundle, net, select_device(protocol.train.device), with_baselines=baselines)
-    document = {"run_dir": str(run_dir), "metrics": result["metrics"], "baselines": result["baselines"],
-                "permutation_test": result["permutation_test"]}
+    document = evaluate_run(run_dir, with_baselines=baselines)
     if out is not None:
         write_json(out, document)
-    emit(document, _summary(result["metrics"], result["baselines"]))
+    emit(document, _summary(document["metrics"], document["baselines"]))
 
 
 @app.command("predict")
@@ -79,7 +69,7 @@ def predict(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write every window's ranking as JSON here."),
 ) -> None:
     """Rank the candidate speech segments of every word window of a new recording."""
-    from biocl.pipelines.brain_speech.pipeline import predict_recording
+    from biocl.pipelines.brain_speech.decoder import predict_recording
 
     result = predict_recording(run_dir, recording, events=events, bids_root=bids_root, subject=subject, top=top)
     if out is not None:

@@ -1,4 +1,4 @@
-"""`biocl dna embed|bin|evaluate|train` and `biocl simulate dna`: thin shells over biocl.pipelines.dna_*."""
+"""`biocl dna embed|bin|evaluate|train` and `biocl simulate dna`: thin shells over biocl.pipelines.dna_binning."""
 
 from __future__ import annotations
 
@@ -35,57 +35,13 @@ def embed(
     Under ``torchrun`` the ranks train together (gathered negatives), each embeds one
     contiguous share of the sequences, and rank 0 writes the single output in input order.
     """
-    from biocl.train import distributed
+    from biocl.pipelines.dna_binning import embed_fasta
 
-    owns_group = distributed.world_size() == 1
-    rank, world, _ = distributed.init_from_env(device)
-    finished = False
-    try:
-        _embed(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
-               trust_remote_code=trust_remote_code, seed=seed, device=device, rank=rank, world=world)
-        finished = True
-    finally:
-        if owns_group:
-            distributed.destroy(synchronize=finished)
-
-
-def _embed(fasta: Path, out: Path, *, model: str, steps: int, window_bp: int, min_length_bp: int,
-           trust_remote_code: bool, seed: int, device: str, rank: int, world: int) -> None:
-    import numpy as np
-    import torch
-
-    from biocl.data.dna.fasta import ReadStats, read_sequences
-    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
-    from biocl.utils.io import atomic_path, write_text
-    from biocl.pipelines.dna_species.training import load_embedding_model, self_train
-    from biocl.train import distributed, select_device
-
-    stats = ReadStats()
-    records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
-    torch.manual_seed(seed)
-    if model == "default":
-        encoder = DnaConvEncoder()
-        if steps > 0:
-            encoder = self_train(encoder, {r.id: r.seq for r in records}, steps=steps, seed=seed, device=device)
-    else:
-        encoder = load_embedding_model(model, trust_remote_code=trust_remote_code)
-    run_device = select_device(device)
-    share = np.array_split(np.arange(len(records)), world)[rank]
-    embedded = embed_sequences(encoder.to(run_device), [records[i].seq for i in share], window_bp=window_bp,
-                               device=run_device)
-    # Shares are contiguous and gathered in rank order, so the rows come back in input order.
-    embeddings = np.concatenate(distributed.all_gather_object(embedded))
-    if rank != 0:
-        return
-    out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, embeddings)
-    ids_path = out.with_suffix(".ids.txt")
-    write_text(ids_path, "".join(f"{r.id}\n" for r in records))
-    emit({"embeddings": str(out), "ids": str(ids_path), "n_sequences": len(records),
-          "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short, "processes": world},
-         f"{len(records)} sequences -> {out} ({embeddings.shape[1]} dimensions); ids in {ids_path}")
+    summary = embed_fasta(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
+                          trust_remote_code=trust_remote_code, seed=seed, device=device)
+    if summary is not None:  # the other ranks of a torchrun have nothing to say
+        emit(summary, f"{summary['n_sequences']} sequences -> {summary['embeddings']} ({summary['dim']} "
+                      f"dimensions); ids in {summary['ids']}")
 
 
 @app.command("bin")
@@ -115,14 +71,13 @@ def bin_command(
     device: str = _DEVICE,
 ) -> None:
     """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed)."""
-    from biocl.pipelines.dna_binning.binning import bin_fasta
+    from biocl.pipelines.dna_binning import SelfTraining, bin_fasta
 
+    training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp)
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
-                        steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
-                        binner=binner, threshold=threshold, calibration=calibration,
-                        threshold_percentile=threshold_percentile,
-                        min_length_bp=min_length_bp, min_bin_size=min_bin_size, seed=seed, device=device,
-                        save_model=save_model)
+                        training=training, binner=binner, threshold=threshold, calibration=calibration,
+                        threshold_percentile=threshold_percentile, min_length_bp=min_length_bp,
+                        min_bin_size=min_bin_size, seed=seed, device=device, save_model=save_model)
     emit(summary, f"{summary['n_sequences']} sequences: {summary['n_bins']} bins holding {summary['n_binned']}, "
                   f"{summary['n_unbinned']} unbinned ({summary['n_too_short']} too short); threshold "
                   f"{summary['threshold']:.4f}\nbins in {out / 'bins'}; table {out / 'clusters.tsv'}")
@@ -135,11 +90,9 @@ def evaluate(
     fasta: Path | None = typer.Option(None, "--fasta", help="The binned sequences, for base-pair (AMBER) metrics."),
 ) -> None:
     """Score bins against a gold standard: ARI, matched F1 counts, AMBER purity/completeness."""
-    from biocl.data.dna.fasta import read_sequences
-    from biocl.pipelines.dna_binning.binning import evaluate_binning
+    from biocl.pipelines.dna_binning import evaluate_binning
 
-    lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)} if fasta else None
-    result = evaluate_binning(bins, truth, lengths=lengths)
+    result = evaluate_binning(bins, truth, fasta=fasta)
     match = result["match"]
     human = (f"{result['n_sequences']} sequences, {match['n_species']} genomes, {match['n_bins']} bins, "
              f"{result['n_unbinned']} unbinned\nARI {result['ari']:.4f}; mean F1 {match['mean_f1']:.4f}; "
@@ -169,29 +122,14 @@ def train(
     device: str = _DEVICE,
 ) -> None:
     """Train the default encoder with C2LR on your sequences and write a checkpoint."""
-    import torch
+    from biocl.pipelines.dna_binning import SelfTraining, train_encoder
 
-    from biocl.data.dna.fasta import read_sequences
-    from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder, save_dna_encoder
-    from biocl.pipelines.dna_species.training import self_train
-
-    if group_by not in ("sequence", "file"):
-        raise BioclError(f"unknown --group-by {group_by!r}", hint="use 'sequence' or 'file'")
-    groups: dict[str, list[str]] = {}
-    for path in fasta:
-        for record in read_sequences(path, min_length_bp=min_length_bp):
-            key = str(path) if group_by == "file" else record.id
-            if group_by == "sequence" and key in groups:
-                raise BioclError(f"sequence id {key!r} appears in two input files", path=path,
-                                 hint="make ids unique across files or use --group-by file")
-            groups.setdefault(key, []).append(record.seq)
-    torch.manual_seed(seed)
-    encoder = load_dna_encoder(init) if init else DnaConvEncoder()
-    encoder = self_train(encoder, groups, steps=steps, mimix_steps=mimix_steps, batch_size=batch_size,
-                         segment_bp=segment_bp, lr=lr, seed=seed, device=device)
-    digest = save_dna_encoder(encoder, out)
-    emit({"checkpoint": str(out), "sha256": digest, "groups": len(groups), "steps": steps,
-          "mimix_steps": mimix_steps}, f"trained on {len(groups)} {group_by}s -> {out} (sha256 {digest[:12]})")
+    training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
+                            lr=lr)
+    summary = train_encoder(fasta, out, group_by=group_by, init=init, training=training,
+                            min_length_bp=min_length_bp, seed=seed, device=device)
+    emit(summary, f"trained on {summary['groups']} {group_by}s -> {summary['checkpoint']} "
+                  f"(sha256 {summary['sha256'][:12]})")
 
 
 def simulate_command(

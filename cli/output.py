@@ -8,9 +8,7 @@ from typing import Any
 
 import typer
 
-from biocl.utils.errors import BioclError
-
-__all__ = ["state", "emit", "not_built"]
+__all__ = ["state", "emit"]
 
 
 class _State:
@@ -31,8 +29,3 @@ def emit(document: dict[str, Any], human: str | None = None) -> None:
     else:
         for key, value in document.items():
             typer.echo(f"{key}: {value}")
-
-
-def not_built(what: str, issue: int) -> None:
-    """Refuse a command whose pipeline does not exist yet (exit 2, never pretend)."""
-    raise BioclError(f"`biocl {what}` is not built yet", hint=f"tracked in issue #{issue}")

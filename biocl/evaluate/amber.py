@@ -1,4 +1,4 @@
-"""Scores of a binning against a gold standard: the paper's matched F1 and AMBER's base-pair metrics."""
+"""Scores of a binning against a gold standard: ARI, the paper's matched F1 and AMBER's base-pair metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BinMatch", "match_bins", "amber_metrics", "RECOVERY_THRESHOLDS"]
+from biocl.data.dna.bins import UNBINNED
+
+__all__ = ["BinMatch", "match_bins", "amber_metrics", "binning_ari", "RECOVERY_THRESHOLDS"]
 
 #: (completeness above, contamination below) pairs of AMBER's "genomes recovered" table.
 RECOVERY_THRESHOLDS: tuple[tuple[float, float], ...] = (
@@ -176,3 +178,19 @@ def amber_metrics(pred_bins: Sequence[int], true_labels: Sequence, lengths_bp: S
         "binned_bp_fraction": float(table.sum() / lengths.sum()) if lengths.sum() > 0 else 0.0,
         "recovered": recovered,
     }
+
+
+def binning_ari(bins: Sequence[str], truth: Sequence[str]) -> float:
+    """ARI of bins against the truth, each unbinned sequence counted as its own singleton bin.
+
+    Parameters
+    ----------
+    bins : sequence of str
+        Bin name of each sequence, :data:`biocl.data.dna.bins.UNBINNED` for an unbinned one.
+    truth : sequence of str
+        True genome or species of each sequence.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    labels = [b if b != UNBINNED else f"{UNBINNED}:{i}" for i, b in enumerate(bins)]
+    return float(adjusted_rand_score(list(truth), labels))

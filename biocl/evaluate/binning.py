@@ -1,6 +1,6 @@
 """Metagenomic binning of sequence embeddings: the paper's K-medoid and a kNN-graph binner.
 
-Both binners share one procedure (DNABERT-S, REFERENCE §2) on L2-normalised embeddings
+Both binners share one procedure (DNABERT-S, Zhou et al. 2024) on L2-normalised embeddings
 ``F`` and a similarity threshold ``delta`` (:func:`calibrate_threshold`):
 
 1. ``S = F F^T`` with entries below ``delta`` set to zero; a sequence's density is its row sum.
@@ -15,6 +15,7 @@ O(n^2 d)); :func:`graph_bins` keeps only each sequence's ``k`` most similar neig
 ``delta`` (memory O(n k)). Because the medoid is a mean, any sequence within ``delta`` of
 it is within ``delta`` of at least one member, so searching the members' neighbourhoods
 loses nothing when ``k >= n``: the two binners then give identical bins.
+:func:`bin_embeddings` runs either by name.
 
 Scores live in :mod:`biocl.evaluate.amber` and are re-exported here.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "kmedoid_bins",
     "graph_bins",
     "knn_graph",
+    "bin_embeddings",
     "KMEDOID_MAX_N",
     "BinMatch",
     "match_bins",
@@ -422,3 +424,32 @@ def graph_bins(embeddings: np.ndarray, threshold: float, *, k: int = 50, min_bin
         for node in touched[seedable[touched]].tolist():
             heapq.heappush(heap, (-density[node], node))
     return _finish(labels, min_bin_size)
+
+
+def bin_embeddings(embeddings: np.ndarray, threshold: float, *, binner: str = "graph", k: int = 50,
+                   min_bin_size: int = 10) -> np.ndarray:
+    """Bins from embeddings: the paper's K-medoid or the k-nearest-neighbour graph binner.
+
+    Parameters
+    ----------
+    embeddings : array of shape (n, d)
+        The sequences to bin.
+    threshold : float
+        Cosine-similarity threshold.
+    binner : {"graph", "kmedoid"}
+        :func:`graph_bins` (memory O(n k)) or :func:`kmedoid_bins` (the paper's, O(n^2)).
+    k : int
+        Neighbours per sequence of the graph binner (capped at ``n - 1``).
+    min_bin_size : int
+        Smaller bins are unbinned.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        Bin of each row, -1 for unbinned.
+    """
+    if binner == "kmedoid":
+        return kmedoid_bins(embeddings, threshold, min_bin_size=min_bin_size)
+    if binner == "graph":
+        return graph_bins(embeddings, threshold, k=min(k, max(len(embeddings) - 1, 1)), min_bin_size=min_bin_size)
+    raise BioclError(f"unknown binner {binner!r}", hint="use 'graph' or 'kmedoid'")

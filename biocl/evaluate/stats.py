@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_ci", "weighted_mean", "paired_bootstrap_diff", "permutation_pvalue"]
+__all__ = ["bootstrap_ci", "weighted_mean", "permutation_pvalue"]
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -60,17 +60,6 @@ def bootstrap_ci(unit_values: np.ndarray, *, weights: np.ndarray | None = None, 
                              method="percentile", paired=True, vectorized=True, random_state=rng)
     low, high = result.confidence_interval
     return float(low), float(high)
-
-
-def paired_bootstrap_diff(a: np.ndarray, b: np.ndarray, *, n_resamples: int = 2000, seed: int = 0,
-                          confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Mean difference ``a - b`` over paired units and its bootstrap CI."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError("paired bootstrap needs the same units in both runs")
-    diff = a - b
-    return float(diff.mean()), bootstrap_ci(diff, n_resamples=n_resamples, seed=seed, confidence=confidence)
 
 
 def permutation_pvalue(observed: float, null_statistic: Callable[[np.random.Generator], float], *,

@@ -60,12 +60,12 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
         run_dir = Path(distributed.broadcast_object(str(run_dir)))
         if resume and not run_dir.is_dir():
             raise BioclError("cannot resume: no such run folder", path=run_dir)
-        with RunContext(run_dir, protocol, rank=rank, resume=resume) as run:
-            result: PipelineResult = pipeline_run(protocol, run)
+        with RunContext(run_dir, protocol, rank=rank, resume=resume) as context:
+            result: PipelineResult = pipeline_run(protocol, context)
             results = build_results(protocol, result, device=result.details.get("device", "cpu"),
-                                    wall_time_s=run.elapsed_s())
-            if run.is_main:
-                run.write_results(results)
+                                    wall_time_s=context.elapsed_s())
+            if context.is_main:
+                context.write_results(results)
                 if report:
                     from biocl.report import build_report
 

@@ -76,3 +76,15 @@ def test_amber_metrics_counts_genomes_without_bins_as_zero():
     assert metrics["recovered"][2]["n_genomes"] == 1
     with pytest.raises(ValueError, match="one length"):
         amber_metrics([0], ["A"], [1, 2])
+
+
+def test_binning_ari_counts_each_unbinned_sequence_as_its_own_bin():
+    from sklearn.metrics import adjusted_rand_score
+
+    from biocl.evaluate.amber import binning_ari
+
+    bins = ["bin.1", "bin.1", "unbinned", "unbinned", "bin.2"]
+    truth = ["A", "A", "B", "B", "B"]
+    # The two unbinned B sequences are two singletons, not one shared "unbinned" bin.
+    assert binning_ari(bins, truth) == pytest.approx(adjusted_rand_score(truth, [0, 0, 1, 2, 3]))
+    assert binning_ari(bins, truth) < adjusted_rand_score(truth, [0, 0, 1, 1, 2])

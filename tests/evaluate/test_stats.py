@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from biocl.evaluate.stats import bootstrap_ci, paired_bootstrap_diff, permutation_pvalue, weighted_mean
+from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue, weighted_mean
 
 
 def _proportion(successes: int, n: int) -> np.ndarray:
@@ -54,14 +54,6 @@ def test_weighted_interval_centres_on_the_weighted_mean() -> None:
 @pytest.mark.parametrize("values", [[0.4], [0.5, 0.5, 0.5]])
 def test_no_spread_gives_a_point_interval(values: list[float]) -> None:
     assert bootstrap_ci(np.array(values)) == (values[0], values[0])
-
-
-def test_paired_difference_of_shifted_units() -> None:
-    a = np.random.default_rng(3).random(30)
-    mean, (low, high) = paired_bootstrap_diff(a, a - 0.1, n_resamples=500, seed=0)
-    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
-    with pytest.raises(ValueError, match="same units"):
-        paired_bootstrap_diff(a, a[:-1])
 
 
 def test_permutation_pvalue_bounds_and_reproducibility() -> None:

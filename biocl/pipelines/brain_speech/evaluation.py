@@ -6,11 +6,9 @@ loss's score (``<prediction, candidate> / ||candidate||`` by default), then rank
 (:mod:`biocl.evaluate.retrieval`). The oracle of simulated data skips the prediction and
 scores candidates with the generative model itself.
 
-The ridge baseline is a lagged linear decoder, one per recording: the speech features at
-sample t are regressed (:class:`RidgeGCV`, scikit-learn's ``RidgeCV``: alpha by generalised
-cross-validation) on every sensor at samples t + lag, lags spanning ``evaluate.ridge_lags_s`` of the (already
-150 ms-shifted) brain window. It is the "regression" row of the paper's Table 2, fitted
-per recording so it has every advantage a linear model can have.
+The ridge baseline (:mod:`biocl.evaluate.baselines`) is fitted here one per recording, on
+its training windows, with lags spanning ``evaluate.ridge_lags_s`` of the (already 150 ms
+shifted) brain window.
 """
 
 from __future__ import annotations
@@ -22,14 +20,14 @@ import numpy as np
 import torch
 
 from biocl.data.meg.windows import batch_arrays, extract_brain
-from biocl.evaluate.retrieval import (distinct_candidates, segment_identification, top_k_curve, true_ranks,
-                                      word_top_k, word_top_k_chance)
+from biocl.evaluate.baselines import RidgeGCV, fit_lagged_ridge, lag_samples, predict_lagged_ridge
+from biocl.evaluate.retrieval import distinct_candidates, segment_identification, top_k_curve, true_ranks, word_top_k
 from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.pipelines.brain_speech.data import BrainSpeechData
 
-__all__ = ["Predictor", "RidgeGCV", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
-           "oracle_window_scores", "identification", "chance_metrics", "permutation_test", "subject_rows",
-           "subject_table", "worst_sentences", "top_k_series"]
+__all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
+           "oracle_window_scores", "identification", "permutation_test", "subject_rows", "subject_table",
+           "worst_sentences", "top_k_series"]
 
 Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
 
@@ -82,74 +80,11 @@ def model_predictor(net: torch.nn.Module, device: torch.device, bf16: bool) -> P
 
 
 def _lags(bundle: BrainSpeechData, evaluate: Any) -> np.ndarray:
-    lo, hi = (int(round(v * bundle.config.sfreq_hz)) for v in evaluate.ridge_lags_s)
-    return np.arange(lo, hi + 1, evaluate.ridge_lag_step)
+    return lag_samples(evaluate.ridge_lags_s, bundle.config.sfreq_hz, evaluate.ridge_lag_step)
 
 
-def _lagged(windows: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """(n, C, T) windows -> (n, T, L * C) design: sample t holds every channel at t + lag, 0 outside."""
-    n, c, t = windows.shape
-    out = np.zeros((n, t, lags.size, c), np.float32)
-    for j, lag in enumerate(lags):
-        if lag >= 0:
-            out[:, :t - lag, j] = windows[:, :, lag:].transpose(0, 2, 1)
-        else:
-            out[:, -lag:, j] = windows[:, :, :t + lag].transpose(0, 2, 1)
-    return out.reshape(n, t, -1)
-
-
-class RidgeGCV:
-    """Multi-output ridge regression with the penalty chosen by generalised cross-validation.
-
-    The same estimator as ``sklearn.linear_model.RidgeCV(alphas)`` (intercept unpenalised,
-    one alpha for all targets chosen by the mean squared leave-one-out error), computed
-    from one eigendecomposition of ``X^T X``: every alpha then costs ``n * p`` for the hat
-    matrix diagonal instead of scikit-learn's ``n * p**2`` (a parity test checks they agree
-    in float64; float32 input keeps the two large products in float32).
-
-    Parameters
-    ----------
-    alphas : sequence of float
-        Candidate penalties.
-    """
-
-    def __init__(self, alphas: list[float]):
-        self.alphas = alphas
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> RidgeGCV:
-        """Fit on ``x`` (n, p) and ``y`` (n, targets); sets ``coef_`` (targets, p), ``intercept_``, ``alpha_``."""
-        # The two n x p x p products run in the input's precision (float32 halves their cost on
-        # large lagged designs); the eigendecomposition and everything after it in float64.
-        dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
-        x = np.asarray(x, dtype=dtype)
-        y = np.asarray(y, dtype=np.float64)
-        x_mean, y_mean = x.mean(axis=0, dtype=np.float64), y.mean(axis=0)
-        xc, yc = x - x_mean.astype(dtype), y - y_mean
-        eigenvalues, vectors = np.linalg.eigh((xc.T @ xc).astype(np.float64))
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        projected = (xc @ vectors.astype(dtype)).astype(np.float64)
-        q = vectors.T @ (xc.T @ yc.astype(dtype)).astype(np.float64)
-        n = x.shape[0]
-        best = None
-        for alpha in self.alphas:
-            shrink = 1.0 / (eigenvalues + alpha)
-            hat = (projected**2 @ shrink) + 1.0 / n
-            residual = yc - projected @ (q * shrink[:, None])
-            error = float(np.mean((residual / (1.0 - hat)[:, None]) ** 2))
-            if best is None or error < best[0]:
-                best = (error, alpha, vectors @ (q * shrink[:, None]))
-        _, self.alpha_, coef = best
-        self.coef_ = coef.T
-        self.intercept_ = y_mean - x_mean @ coef
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions (n, targets)."""
-        return np.asarray(x) @ self.coef_.T + self.intercept_
-
-
-def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, Any]:
-    """One lagged :class:`RidgeGCV` per training recording, on its training windows.
+def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, RidgeGCV]:
+    """One lagged :class:`~biocl.evaluate.baselines.RidgeGCV` per training recording, on its training windows.
 
     At most ``evaluate.ridge_max_windows`` windows (evenly spaced) and every
     ``evaluate.ridge_time_step``-th sample of each are used: neighbouring training windows
@@ -157,7 +92,6 @@ def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, Any]:
     """
     lags = _lags(bundle, evaluate)
     table = bundle.tables["train"]
-    step = evaluate.ridge_time_step
     models = {}
     for r, rec in enumerate(bundle.recordings):
         rows = np.flatnonzero(table.recording == r)
@@ -167,13 +101,12 @@ def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, Any]:
         rows = rows[np.linspace(0, rows.size - 1, keep).round().astype(int)]
         batch = batch_arrays(bundle.recordings, table, rows, bundle.speech, bundle.silence, bundle.config,
                              bundle.subject_index)
-        x = _lagged(batch["brain"][:, :rec.n_channels], lags)[:, ::step].reshape(-1, lags.size * rec.n_channels)
-        y = batch["speech"][:, :, ::step].transpose(0, 2, 1).reshape(x.shape[0], -1)
-        models[r] = RidgeGCV(evaluate.ridge_alphas).fit(x, y)
+        models[r] = fit_lagged_ridge(batch["brain"][:, :rec.n_channels], batch["speech"], lags,
+                                     evaluate.ridge_alphas, time_step=evaluate.ridge_time_step)
     return models
 
 
-def ridge_predictor(bundle: BrainSpeechData, models: dict[int, Any], evaluate: Any, split: str) -> Predictor:
+def ridge_predictor(bundle: BrainSpeechData, models: dict[int, RidgeGCV], evaluate: Any, split: str) -> Predictor:
     """Predictions of the per-recording ridge models (windows of recordings without one: zeros)."""
     lags = _lags(bundle, evaluate)
     recordings = bundle.tables[split].recording
@@ -186,9 +119,7 @@ def ridge_predictor(bundle: BrainSpeechData, models: dict[int, Any], evaluate: A
             if r not in models:
                 continue
             where = np.flatnonzero(which == r)
-            x = _lagged(brain[where, :bundle.recordings[r].n_channels], lags)
-            pred = models[r].predict(x.reshape(-1, x.shape[-1])).reshape(where.size, x.shape[1], -1)
-            out[where] = pred.transpose(0, 2, 1)
+            out[where] = predict_lagged_ridge(models[r], brain[where, :bundle.recordings[r].n_channels], lags)
         return torch.from_numpy(out)
 
     return predict
@@ -223,15 +154,6 @@ def identification(scores: np.ndarray, true_index: np.ndarray, words: np.ndarray
     metrics[f"word_top{word_k}"] = float(word_top_k(scores, true_index, words, k=word_k).mean())
     metrics["median_rank"] = result["median_rank"]
     return metrics, true_ranks(scores, true_index)
-
-
-def chance_metrics(true_index: np.ndarray, words: np.ndarray, ks: list[int], word_k: int) -> dict[str, float]:
-    """What uninformative scores achieve: k / m per top-k, frequency-based word-level top-k."""
-    m = len(words)
-    metrics = {f"top{k}": min(k, m) / m for k in ks}
-    metrics[f"word_top{word_k}"] = word_top_k_chance(true_index, words, k=word_k)
-    metrics["median_rank"] = (m - 1) / 2
-    return metrics
 
 
 def permutation_test(scores: np.ndarray, true_index: np.ndarray, k: int, n_permutations: int,

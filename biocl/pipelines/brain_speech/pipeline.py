@@ -1,6 +1,6 @@
 """Brain-to-speech decoding (Défossez et al. 2023): simulate or read, window, train, identify segments.
 
-``run(protocol, run)`` does, in order:
+``run(protocol, context)`` does, in order:
 
 1. data (:mod:`biocl.pipelines.brain_speech.data`): a simulated or real BIDS data set,
    speech features cached on disk, windows with sentence-hash splits;
@@ -10,8 +10,12 @@
    for the deep model, the lagged ridge baseline, chance and, on simulated data, the
    oracle that knows the generative model; held-out subjects, when the protocol names
    some, through the shared subject layer;
-4. report material: flow, exclusions, disjointness, per-subject results with CIs, worst
-   sentences, rank histogram, top-k curves, permutation test.
+4. report material (:mod:`biocl.pipelines.brain_speech.details`): flow, exclusions,
+   disjointness, per-subject results with CIs, worst sentences, rank histogram, top-k
+   curves, permutation test.
+
+A finished run folder is loaded, re-scored and applied to new recordings by
+:mod:`biocl.pipelines.brain_speech.decoder`.
 
 The primary endpoint's resampling unit is the **subject**: per-subject top-10 accuracies,
 weighted by their test windows, average exactly to the overall top-10, and the bootstrap
@@ -20,7 +24,6 @@ resamples subjects (few of them in the quick protocol, so the interval is wide).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +33,17 @@ from torch import nn
 
 from biocl.utils.console import info
 from biocl.encoders.brain import SimpleConv
-from biocl.utils.errors import BioclError
+from biocl.evaluate.baselines import chance_metrics
 from biocl.heads.losses import ClipLoss
-from biocl.utils.io import sha256_file, write_json
+from biocl.utils.io import write_json
+from biocl.utils.seeding import seeded_torch
 from biocl.pipelines.brain_speech import evaluation
 from biocl.pipelines.brain_speech.data import BrainSpeechData, prepare_data
+from biocl.pipelines.brain_speech.details import run_details
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext
 
-__all__ = ["BrainSpeechNet", "build_net", "train", "evaluate", "run", "load_trained", "predict_recording",
-           "DECODER_FILE"]
+__all__ = ["BrainSpeechNet", "build_net", "train", "evaluate", "run", "DECODER_FILE"]
 
 DECODER_FILE = "decoder.json"
 
@@ -111,17 +115,16 @@ def _step(model: nn.Module, batch: dict[str, torch.Tensor], ctx: Any) -> tuple[t
     return loss, {}
 
 
-def train(protocol: Protocol, run: RunContext | None, bundle: BrainSpeechData) -> tuple[BrainSpeechNet, Any, Any]:
+def train(protocol: Protocol, context: RunContext | None, bundle: BrainSpeechData) -> tuple[BrainSpeechNet, Any, Any]:
     """Train the net on the training subjects; returns (net holding the best weights, fit result, trainer)."""
-    from biocl.evaluate.retrieval import top_k_accuracy
+    from biocl.evaluate.retrieval import top_k_accuracy, true_ranks
     from biocl.train import PhaseSpec, Trainer
 
     # Initial weights from the protocol's seed alone, whatever ran before in this process
     # (a simulation, or nothing when its output was cached); the global state is restored.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(protocol.seed)
+    with seeded_torch(protocol.seed):
         net = build_net(protocol, len(bundle.subject_index), int(bundle.silence.size))
-    trainer = Trainer(net, protocol.train, run=run, seed=protocol.seed)
+    trainer = Trainer(net, protocol.train, run=context, seed=protocol.seed)
     device, bf16 = trainer.device, protocol.train.bf16 and trainer.device.type == "cuda"
     normalize, ev = protocol.loss.normalize, protocol.evaluate
     train_rows, valid_rows = bundle.rows("train"), bundle.rows("valid")
@@ -130,7 +133,7 @@ def train(protocol: Protocol, run: RunContext | None, bundle: BrainSpeechData) -
     def validate(model: nn.Module) -> dict[str, float]:
         scores = evaluation.score_windows(evaluation.model_predictor(model, device, bf16), bundle, "valid", valid_rows, candidates,
                                  normalize=normalize, batch_size=ev.batch_size, device=device)
-        ranks = evaluation.true_ranks(scores, valid_true)
+        ranks = true_ranks(scores, valid_true)
         return {"valid_top10": top_k_accuracy(ranks, 10), "valid_top1": top_k_accuracy(ranks, 1)}
 
     phases = [PhaseSpec(phase=phase, step=_step, batches=lambda ctx: _TrainBatches(bundle, train_rows, ctx),
@@ -175,7 +178,7 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
         metrics.update({f"heldout_{k}": v for k, v in held_metrics.items()})
         out["heldout"] = {"ranks": held_ranks, "subjects": evaluation.subject_rows(bundle, "test", held)}
     out["permutation_test"] = evaluation.permutation_test(scores, true_index, k_main, ev.permutations, protocol.seed)
-    out["baselines"]["chance"] = evaluation.chance_metrics(true_index, words, ks, ev.word_k)
+    out["baselines"]["chance"] = chance_metrics(true_index, words, ks, ev.word_k)
     out["curves"]["chance"] = [min(k, len(words)) / len(words) for k in range(1, ev.curve_max_k + 1)]
     if with_baselines and ev.ridge:
         info("fitting the ridge baseline")
@@ -193,9 +196,9 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     return out
 
 
-def _save_decoder(run: RunContext, protocol: Protocol, bundle: BrainSpeechData, checkpoint: Path) -> None:
+def _save_decoder(context: RunContext, protocol: Protocol, bundle: BrainSpeechData, checkpoint: Path) -> None:
     """What ``biocl decode predict`` needs besides the weights: subjects, feature statistics, sizes."""
-    write_json(run.checkpoint_dir / DECODER_FILE, {
+    write_json(context.checkpoint_dir / DECODER_FILE, {
         "checkpoint": checkpoint.name, "subjects": bundle.subject_index, "n_features": int(bundle.silence.size),
         "feature_stats": bundle.feature_stats, "silence": bundle.silence.tolist(),
         "protocol": "protocol.resolved.yaml",
@@ -216,180 +219,8 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     correct = ranks < 10
     subjects = evaluation.subject_rows(bundle, "test", rows)
     per_subject = evaluation.subject_table(subjects, correct, protocol.acceptance.ci_seed, protocol.acceptance.ci_resamples)
-    details = _details(protocol, bundle, net, result, per_subject, correct, checkpoint, fit, trainer.device)
+    details = run_details(protocol, bundle, net, result, per_subject, correct, checkpoint, fit, trainer.device)
     return PipelineResult(metrics=metrics, baselines=baselines, data=bundle.provenance,
                           primary_unit_values=[row["value"] for row in per_subject],
                           primary_unit_weights=[float(row["n"]) for row in per_subject],
                           primary_unit_ids=[row["group"] for row in per_subject], details=details)
-
-
-def _details(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, result: dict[str, Any],
-             per_subject: list[dict[str, Any]], correct: np.ndarray, checkpoint: Path | None, fit: Any,
-             device: torch.device) -> dict[str, Any]:
-    tables = bundle.tables
-    flow = [{"stage": name, "count": int(count), "unit": unit} for name, count, unit in (
-        ("subjects", bundle.counts["subjects"], "subject"),
-        ("recordings read", bundle.counts["recordings"], "recording"),
-        ("word events", bundle.counts["word events"], "event"),
-        ("sentences", bundle.counts["sentences"], "sentence"),
-        ("training windows (training subjects)", bundle.rows("train").size, "window"),
-        ("validation windows", bundle.rows("valid").size, "window"),
-        ("test windows (training subjects)", result["rows"].size, "window"),
-        ("test windows (held-out subjects)", bundle.rows("test", heldout=True).size, "window"),
-        ("test candidates (distinct segments)", result["n_candidates"], "segment"))]
-    split_of = {}
-    for split in ("train", "valid", "test"):
-        for sentence in set(tables[split].sentence.tolist()):
-            if split_of.setdefault(sentence, split) != split:
-                raise AssertionError(f"sentence {sentence} is in both {split_of[sentence]} and {split}")
-    n_by_split = {s: sum(v == s for v in bundle.splits.values()) for s in ("train", "valid", "test")}
-    encoder = net.encoder
-    figures = [
-        {"kind": "histogram", "title": "Rank of the heard segment among the test candidates (deep model)",
-         "values": result["ranks"].tolist(), "bins": 30, "xlabel": "rank (0 = first)"},
-        {"kind": "curve", "title": "Top-k segment accuracy", "x": list(range(1, protocol.evaluate.curve_max_k + 1)),
-         "series": result["curves"], "xlabel": "k", "ylabel": "accuracy"},
-        {"kind": "bar", "title": "Top-10 segment accuracy per subject (95% CI over windows)",
-         "labels": [r["group"] for r in per_subject], "values": [r["value"] for r in per_subject],
-         "ci": [r["ci95"] for r in per_subject], "ylabel": "top-10 accuracy"},
-        {"kind": "grouped_bar", "title": "Deep model and baselines",
-         "labels": ["top1", "top10"], "series": {name: [m.get("top1", 0.0), m.get("top10", 0.0)] for name, m in
-                                                 {"deep model": result["metrics"], **result["baselines"]}.items()},
-         "ylabel": "accuracy"}]
-    subgroups = [{"name": "subject", "prespecified": "subject" in protocol.acceptance.prespecified_subgroups,
-                  "metric": "top10", "rows": per_subject}]
-    if "heldout" in result:
-        held = result["heldout"]
-        subgroups.append({"name": "held-out subject (shared subject layer)", "prespecified": True, "metric": "top10",
-                          "rows": evaluation.subject_table(held["subjects"], held["ranks"] < 10, protocol.acceptance.ci_seed,
-                                                  protocol.acceptance.ci_resamples)})
-    return {
-        "flow": flow,
-        "exclusions": [{"reason": reason, "count": int(count), "unit": "window" if "window" in reason else "item"}
-                       for reason, count in sorted(bundle.exclusions.items())],
-        "disjointness": {"asserted": True, "description": (
-            f"Sentences are assigned to train/valid/test ({n_by_split['train']}/{n_by_split['valid']}/"
-            f"{n_by_split['test']} sentences) by a hash of their text, identically for every subject; no "
-            "sentence has windows in two splits (checked), and training windows that overlap a word of a "
-            "validation or test sentence in the recording (brain response included) are dropped.")},
-        "subgroups": subgroups,
-        "worst_cases": evaluation.worst_sentences(bundle, result["rows"], correct, protocol.evaluate.worst_cases),
-        "model": {"name": "simple_conv", "parameters": int(sum(p.numel() for p in net.parameters())),
-                  "spec": {**protocol.model.model_dump(mode="json"), "output_dim": encoder.output_dim,
-                           "n_subjects": encoder.n_subjects,
-                           "shared_parameters": encoder.shared_parameter_count(),
-                           "per_subject_parameters": encoder.per_subject_parameter_count(),
-                           "loss": protocol.loss.model_dump(mode="json"),
-                           "epochs_run": len(fit.history), "stopped_early": fit.stopped_early}},
-        "checkpoint": {"path": str(checkpoint) if checkpoint else None,
-                       "sha256": sha256_file(checkpoint) if checkpoint and Path(checkpoint).exists() else None},
-        "permutation_test": result["permutation_test"],
-        "figures": figures,
-        "device": device.type,
-    }
-
-
-def load_trained(run_dir: str | Path) -> tuple[Protocol, BrainSpeechNet, dict[str, Any]]:
-    """The protocol, trained net (best checkpoint) and decoder metadata of a finished run folder."""
-    from biocl.protocols.base import load_protocol
-    from biocl.utils.weights import load_weights
-
-    run_dir = Path(run_dir)
-    meta_path = run_dir / "checkpoints" / DECODER_FILE
-    if not meta_path.exists():
-        raise BioclError("not a trained brain_speech run folder (no checkpoints/decoder.json)", path=run_dir,
-                         hint="train one with `biocl decode train`")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    protocol = load_protocol(run_dir / meta["protocol"])
-    if meta.get("protocol_source"):
-        protocol.source_path = Path(meta["protocol_source"])
-    net = build_net(protocol, len(meta["subjects"]), int(meta["n_features"]))
-    load_weights(net, run_dir / "checkpoints" / meta["checkpoint"])
-    return protocol, net.eval(), meta
-
-
-def predict_recording(run_dir: str | Path, recording: str | Path, *, events: str | Path, bids_root: str | Path | None = None,
-                      subject: str | None = None, top: int = 10) -> dict[str, Any]:
-    """Rank the candidate speech segments of a new recording with a trained decoder.
-
-    Every word onset of ``events`` anchors a window; the candidates are the distinct
-    segments (sentence, word index) of those events. The recording's robust scaler is
-    fitted on its own windows (no labels are used), the speech features are standardised
-    with the training statistics.
-
-    Parameters
-    ----------
-    run_dir : str | Path
-        A finished ``brain_speech`` run folder.
-    recording : str | Path
-        Any file MNE reads.
-    events : str | Path
-        Its ``events.tsv`` (plain or MEG-MASC style) naming the stimulus audio files.
-    bids_root : str | Path | None
-        Root the events' sound paths are relative to (default: the events file's folder).
-    subject : str | None
-        A training subject's label to use its subject layer; otherwise the shared layer
-        for unseen subjects (the model must have been trained with ``unseen_subject``).
-    top : int
-        Candidates listed per window.
-
-    Returns
-    -------
-    dict
-        ``windows`` (onset, heard segment, its rank, the ``top`` best candidates), and the
-        top-1/top-10 accuracy against the events' own segments.
-    """
-    from biocl.data.meg.scaling import RobustScaler
-    from biocl.data.meg.windows import build_windows, extract_brain, prepare_recording
-    from biocl.data.meg.bids import parse_events_tsv
-    from biocl.data.meg.recording import read_recording
-    from biocl.evaluate.retrieval import top_k_accuracy, true_ranks
-    from biocl.pipelines.brain_speech.data import speech_features, window_config
-    from biocl.train import select_device
-
-    protocol, net, meta = load_trained(run_dir)
-    if subject is None or subject not in meta["subjects"]:
-        if not protocol.model.unseen_subject:
-            raise BioclError(f"subject {subject!r} was not in training and the model has no shared subject layer",
-                             path=run_dir, hint=f"pass --subject with one of {sorted(meta['subjects'])}, or train "
-                                                "with model.unseen_subject: true")
-    word_events = parse_events_tsv(events, bids_root=bids_root)
-    rec = read_recording(recording, subject=subject or "new", events=word_events)
-    config = window_config(protocol.data)
-    prepared = prepare_recording(rec, config)
-    sounds = sorted({Path(e.sound_file) for e in prepared.events if e.sound_file is not None})
-    if not sounds:
-        raise BioclError("no word event names a stimulus audio file", path=events)
-    speech, silence, _ = speech_features(sounds, protocol.data, None, protocol=protocol, stats=meta["feature_stats"])
-    tables, sounds, _ = build_windows([prepared], {s: f.shape[1] for s, f in zip(sounds, speech, strict=True)},
-                                      {e.sentence_id: "test" for e in prepared.events}, config)
-    table = tables["test"]
-    if len(table) == 0:
-        raise BioclError("no word window fits inside the recording", path=recording)
-    if config.scaler == "robust":
-        fit_rows = np.linspace(0, len(table) - 1, min(len(table), config.max_scaler_windows)).round().astype(int)
-        prepared.scaler = RobustScaler(config.quantile_range, config.clamp).fit(
-            extract_brain(prepared, table.brain_start[fit_rows], config, scale=False))
-    bundle = BrainSpeechData(recordings=[prepared], tables=tables, sounds=sounds, speech=speech,
-                             silence=np.asarray(meta["silence"], np.float32), config=config,
-                             subject_index=dict(meta["subjects"]), heldout=[], splits={}, exclusions={},
-                             provenance={}, feature_stats=meta["feature_stats"])
-    rows = np.arange(len(table))
-    normalize = protocol.loss.normalize
-    candidates, reps, true_index = evaluation.candidate_matrix(bundle, "test", rows, normalize)
-    device = select_device(protocol.train.device)
-    scores = evaluation.score_windows(evaluation.model_predictor(net.to(device), device, False), bundle, "test", rows, candidates,
-                             normalize=normalize, batch_size=protocol.evaluate.batch_size, device=device)
-    ranks = true_ranks(scores, true_index)
-    segments, words = table.segment[rows[reps]], table.word[rows[reps]]
-    windows = []
-    for i, row in enumerate(rows):
-        best = np.argsort(-scores[i], kind="stable")[:top]
-        windows.append({"onset_s": float(table.brain_start[row] / prepared.sfreq_hz - config.tmin_s
-                                               - config.brain_shift_s),
-                        "segment": str(table.segment[row]), "word": str(table.word[row]), "rank": int(ranks[i]),
-                        "top": [{"segment": str(segments[j]), "word": str(words[j]), "score": float(scores[i, j])}
-                                for j in best]})
-    return {"recording": str(recording), "subject_layer": subject if subject in meta["subjects"] else "shared",
-            "n_windows": len(rows), "n_candidates": int(reps.size), "top1": top_k_accuracy(ranks, 1),
-            "top10": top_k_accuracy(ranks, 10), "windows": windows}

@@ -1,5 +1,12 @@
-"""Binning a user's contigs into genomes with an encoder self-trained on them (`biocl dna bin`)."""
+"""The `biocl dna` commands on a user's own sequences, one job per module.
+
+``training`` (self-training the default encoder: :class:`SelfTraining`, :func:`train_encoder`),
+``embedding`` (:func:`embed_fasta`, sharded under torchrun) and ``binning`` (:func:`bin_fasta`
+with a self-trained encoder or TNF, :func:`evaluate_binning` against a gold standard).
+"""
 
 from biocl.pipelines.dna_binning.binning import bin_fasta, evaluate_binning
+from biocl.pipelines.dna_binning.embedding import embed_fasta
+from biocl.pipelines.dna_binning.training import SelfTraining, train_encoder
 
-__all__ = ["bin_fasta", "evaluate_binning"]
+__all__ = ["SelfTraining", "bin_fasta", "embed_fasta", "evaluate_binning", "train_encoder"]

@@ -1,6 +1,6 @@
 """Species-aware DNA embeddings (DNABERT-S, Zhou et al. 2024): C2LR training, clustering, few-shot, binning.
 
-``run(protocol, run)``:
+``run(protocol, context)``:
 
 1. genomes: simulated (:func:`biocl.data.dna.simulate.simulate_genomes`) or read from the
    protocol's list; species are split into training, calibration and evaluation sets that
@@ -26,6 +26,7 @@ import torch
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_file, sha256_files
+from biocl.utils.seeding import seeded_torch
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext
 
@@ -57,12 +58,14 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     cal_set = _contig_set(protocol, catalogue, split["calibration"], data_dir / "calibration_contigs.fa",
                           seed=protocol.seed + 2)
 
-    torch.manual_seed(protocol.seed)
-    encoder = _build_encoder(protocol)
-    before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
-    model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim, head_out_dim=model_cfg.head_out_dim,
-                                head_lr_multiplier=model_cfg.head_lr_multiplier,
-                                both_strands=loss_cfg.train_both_strands)
+    # The encoder and its head draw their initial weights from the protocol's seed alone.
+    with seeded_torch(protocol.seed):
+        encoder = _build_encoder(protocol)
+        before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
+        model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim,
+                                    head_out_dim=model_cfg.head_out_dim,
+                                    head_lr_multiplier=model_cfg.head_lr_multiplier,
+                                    both_strands=loss_cfg.train_both_strands)
     batch_size = protocol.train.batch_size
     steps = max(data.pairs_per_epoch // batch_size, 1)
     specs = build_phase_specs(protocol.phases(), model, train=protocol.train, groups=groups,
@@ -80,12 +83,25 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
 
     scores = score_all(protocol, encoder, eval_set, cal_set, device=device, before=before)
     provenance["sha256"] = sha256_files([p for p, _ in catalogue.values()] + [eval_set["path"], cal_set["path"]])
-    model_card = {"name": model_cfg.encoder, "parameters": int(sum(p.numel() for p in encoder.parameters())),
-                  "spec": {**encoder.config(), "head": {"hidden_dim": model_cfg.head_hidden_dim or encoder.output_dim,
-                                                        "out_dim": model_cfg.head_out_dim, "used": "training only"},
-                           "phases": [{"name": s.phase.name, "loss": s.phase.loss, "epochs": s.phase.epochs}
-                                      for s in specs],
-                           "train_steps": fit.steps, "stopped_early": fit.stopped_early}}
+    flow, exclusions = _flow(catalogue, split, groups, fit, eval_set, cal_set, scores)
+    return assemble_result(protocol, scores, data=provenance, flow=flow, exclusions=exclusions,
+                           disjointness=disjointness, model=_model_card(protocol, encoder, specs, fit),
+                           checkpoint=checkpoint, device=device.type)
+
+
+def _model_card(protocol: Protocol, encoder: torch.nn.Module, specs: list, fit: Any) -> dict[str, Any]:
+    model_cfg = protocol.model
+    return {"name": model_cfg.encoder, "parameters": int(sum(p.numel() for p in encoder.parameters())),
+            "spec": {**encoder.config(), "head": {"hidden_dim": model_cfg.head_hidden_dim or encoder.output_dim,
+                                                  "out_dim": model_cfg.head_out_dim, "used": "training only"},
+                     "phases": [{"name": s.phase.name, "loss": s.phase.loss, "epochs": s.phase.epochs}
+                                for s in specs],
+                     "train_steps": fit.steps, "stopped_early": fit.stopped_early}}
+
+
+def _flow(catalogue: dict, split: dict[str, list[str]], groups: dict, fit: Any, eval_set: dict[str, Any],
+          cal_set: dict[str, Any], scores: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """The run's flow (genomes to embedded windows) and its exclusions (evaluation and calibration contigs)."""
     flow = [
         {"stage": "genomes", "count": len(catalogue), "unit": "genomes"},
         {"stage": "training genomes", "count": sum(len(g) for g in groups.values()), "unit": "genomes"},
@@ -98,8 +114,7 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     ]
     exclusions = ([{**row, "reason": f"evaluation: {row['reason']}"} for row in eval_set["stats"].as_exclusions()]
                   + [{**row, "reason": f"calibration: {row['reason']}"} for row in cal_set["stats"].as_exclusions()])
-    return assemble_result(protocol, scores, data=provenance, flow=flow, exclusions=exclusions,
-                           disjointness=disjointness, model=model_card, checkpoint=checkpoint, device=device.type)
+    return flow, exclusions
 
 
 def load_genomes(protocol: Protocol, data_dir: Path) -> tuple[dict[str, tuple[Path, str]], dict[str, Any]]:

@@ -78,10 +78,9 @@ def score_features(protocol: Protocol, embeddings: np.ndarray, calibration: np.n
         ``clusters`` (K-means labels per seed), ``bins`` and ``match`` per binner, ``amber``,
         ``few_shot`` and ``threshold``.
     """
-    from biocl.evaluate.amber import amber_metrics, match_bins
+    from biocl.evaluate.amber import amber_metrics, binning_ari, match_bins
     from biocl.evaluate.binning import calibrate_threshold, graph_bins, kmedoid_bins
     from biocl.evaluate.clustering import few_shot_f1, kmeans_ari
-    from biocl.pipelines.dna_binning.binning import binning_ari
     from sklearn.metrics import adjusted_rand_score
 
     ev = protocol.evaluate

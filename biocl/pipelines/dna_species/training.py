@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder
+from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Phase, TrainConfig
 
@@ -156,6 +156,7 @@ class PairBatches:
             yield {"tokens": tokens, "mask": mask}
 
 
+@fill_doc
 def phase_step(loss_name: str, *, tau: float, gather: bool, n_mix_layers: int, mix_alpha: float = 1.0) -> Callable:
     """The step function of a C2LR phase.
 
@@ -164,6 +165,22 @@ def phase_step(loss_name: str, *, tau: float, gather: bool, n_mix_layers: int, m
     ``lam = max(l, 1 - l)``, ``l ~ Beta(alpha, alpha)``, both from the step's generator; only
     the anchor views are mixed, in the same forward pass as their positives (rows ``n..2n-1``
     get ``lam = 1`` and themselves as partner, i.e. no mixing).
+
+    Parameters
+    ----------
+    loss_name : {"weighted_infonce", "mimix"}
+        The phase's loss.
+    %(tau)s
+    %(gather)s
+    n_mix_layers : int
+        Layers of the encoder MI-Mix may mix at (``encoder.n_mix_layers``).
+    mix_alpha : float
+        ``alpha`` of the Beta distribution of the mixing weights.
+
+    Raises
+    ------
+    BioclError
+        For an unknown ``loss_name``.
     """
     from biocl.heads.losses import MIMixLoss, WeightedInfoNCELoss
     from biocl.heads.mixing import sample_layer, sample_mix
@@ -214,6 +231,7 @@ def build_phase_specs(phases: Sequence[Phase], model: ContrastiveDnaModel, *, tr
     return specs
 
 
+@fill_doc
 def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]], *, steps: int = 300,
                batch_size: int = 32, segment_bp: int = 2_000, lr: float = 3e-4, head_lr_multiplier: float = 10.0,
                tau: float = 0.05, mimix_steps: int = 0, both_strands: bool = True, seed: int = 0,
@@ -241,16 +259,14 @@ def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]],
         Adam learning rate of the encoder.
     head_lr_multiplier : float
         Learning rate of the projection head relative to the encoder's.
-    tau : float
-        Temperature.
+    %(tau)s
     mimix_steps : int
         Phase II steps (0: phase I only).
     both_strands : bool
         Train the default encoder on strand-averaged embeddings (see :class:`ContrastiveDnaModel`).
     seed : int
         Seed of the batches, mixing and initialisation-independent randomness.
-    device : {"auto", "cpu", "cuda"}
-        Where to train (bf16 autocast on CUDA).
+    %(device)s
     threads : int | None
         CPU threads for torch.
 
@@ -282,8 +298,17 @@ def self_train(encoder: nn.Module, sequences: Mapping[str, str | Sequence[str]],
     return Trainer.unwrap(model).encoder.cpu()
 
 
+@fill_doc
 def load_embedding_model(spec: str | Path, *, trust_remote_code: bool = False, max_tokens: int = 2000) -> nn.Module:
     """An encoder from a path: a biocl checkpoint file, or a Hugging Face model folder.
+
+    Parameters
+    ----------
+    spec : str | Path
+        A file from ``biocl dna train`` (safetensors) or a local Hugging Face folder.
+    %(trust_remote_code)s
+    max_tokens : int
+        Tokens per window of a Hugging Face model, after tokenisation (the paper: 2,000 BPE tokens for 10 kb).
 
     Raises
     ------
@@ -299,8 +324,3 @@ def load_embedding_model(spec: str | Path, *, trust_remote_code: bool = False, m
         return load_dna_encoder(path)
     raise BioclError("model not found", path=path,
                      hint="use --model default, a file from `biocl dna train`, or a local Hugging Face folder")
-
-
-def group_sizes(groups: Mapping[str, Mapping[str, Sequence[str]]]) -> np.ndarray:
-    """Base pairs per group (for the run's flow table)."""
-    return np.array([sum(len(s) for seqs in g.values() for s in seqs) for g in groups.values()], dtype=np.int64)

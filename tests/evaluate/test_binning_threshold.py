@@ -1,11 +1,12 @@
-"""Label-free binning thresholds of `biocl dna bin`."""
+"""Label-free binning thresholds (what `biocl dna bin` uses without labels)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from biocl.pipelines.dna_binning.binning import bin_embeddings, halves_threshold, silhouette_threshold
+from biocl.evaluate.binning import bin_embeddings
+from biocl.evaluate.binning_threshold import halves_threshold, silhouette_threshold
 
 
 def _clusters(rng: np.random.Generator, n_clusters: int, per_cluster: int, spread: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
 from biocl.protocols.base import load_protocol, validate_protocol
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 TINY = {
     "name": "audio_tiny", "version": "1", "pipeline": "audio_temporal", "seed": 0,
@@ -115,7 +115,8 @@ def test_same_protocol_same_results(tiny_run: tuple[Path, dict, list[str]], tmp_
 
 def test_evaluation_is_not_random(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path) -> None:
     from biocl.encoders.clap import load_clap
-    from biocl.pipelines.audio_temporal.pipeline import evaluate_model, prepare_data
+    from biocl.pipelines.audio_temporal.data import prepare_data
+    from biocl.pipelines.audio_temporal.evaluation import evaluate_model
 
     run_dir, results, _ = tiny_run
     protocol = validate_protocol(TINY)

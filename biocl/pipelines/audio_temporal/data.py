@@ -1,0 +1,162 @@
+"""The audio pipeline's data: sounds read (or simulated), fitted to length, split, and the held-out items.
+
+Clips are split per class into training and evaluation clips, and the unordered class
+*pairs* into post-training pairs and held-out evaluation pairs, which are never composed
+during training (asserted). The evaluation compositions (joins and overlays of held-out
+clips) are drawn once, from the protocol's seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biocl.data.audio.compose import compose
+from biocl.data.audio.reading import AudioDataset, fit_length, load_audio_dataset
+from biocl.data.audio.simulate import SOUND_CLASSES, simulate_sound_events, simulation_summary
+from biocl.evaluate.zste import ZsteSet
+from biocl.protocols.base import Protocol
+from biocl.train.distributed import main_process_first
+from biocl.utils.cache import default_cache_dir
+from biocl.utils.console import info
+from biocl.utils.errors import BioclError
+from biocl.utils.templates import fill_template
+
+__all__ = ["PreparedData", "prepare_data"]
+
+
+@dataclass
+class PreparedData:
+    """Clips fitted to length, split by clip and by class pair, and the evaluation items."""
+
+    dataset: AudioDataset
+    class_names: list[str]
+    train_clips: dict[int, np.ndarray]
+    test_clips: dict[int, np.ndarray]
+    train_pairs: list[tuple[int, int]]
+    eval_pairs: list[tuple[int, int]]
+    items: ZsteSet
+    clip_samples: int
+    gap_samples: int
+    provenance: dict[str, Any]
+
+    def vocabulary_captions(self, protocol: Protocol) -> list[str]:
+        """Every caption the model may read: each template filled with every class name."""
+        templates = protocol.data.captions.model_dump()
+        names = self.class_names
+        out = [fill_template(t, a) for t in templates.values() if "{b}" not in t for a in names]
+        out += [fill_template(t, a, b) for t in templates.values() if "{b}" in t for a in names for b in names]
+        return out
+
+
+def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache_dir: str | Path | None = None
+                 ) -> PreparedData:
+    """Read (or simulate) the sounds and build the splits and evaluation items of ``protocol``.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        An ``audio_temporal`` protocol.
+    sample_rate_hz : int | None
+        Read at this rate, Hz (a pretrained model's); default ``data.sample_rate_hz``.
+    cache_dir : str | Path | None
+        Where simulated data sets are written when ``data.root`` is not given (default
+        ``$BIOCL_CACHE``, else ``.biocl_cache``, as for runs).
+
+    Returns
+    -------
+    PreparedData
+    """
+    data = protocol.data
+    rate = int(sample_rate_hz or data.sample_rate_hz)
+    if cache_dir is None:
+        cache_dir = default_cache_dir()
+    with main_process_first():
+        root, layout, provenance = _data_source(protocol, Path(cache_dir))
+    dataset = load_audio_dataset(root, layout=layout, sample_rate_hz=rate, on_bad=data.on_bad,
+                                 silence_dbfs=data.silence_dbfs, min_duration_s=data.min_duration_s,
+                                 pattern=data.pattern, label_names=data.label_names,
+                                 max_clips_per_label=data.max_clips_per_label)
+    for clip in dataset.clips:
+        clip.label = clip.label or clip.caption
+    names = sorted(data.classes) if data.classes else dataset.labels
+    unknown = sorted(set(names) - set(dataset.labels))
+    if unknown:
+        raise BioclError(f"data.classes names labels the data set lacks: {', '.join(unknown)}", path=root)
+    if len(names) < 3:
+        raise BioclError(f"temporal evaluation needs at least 3 classes, the data set has {len(names)}", path=root)
+    clip_samples = int(round(data.clip_s * rate))
+    by_class: dict[int, list] = {k: [c for c in dataset.clips if c.label == name] for k, name in enumerate(names)}
+    rng = np.random.default_rng([protocol.seed, 1])
+    train, test = {}, {}
+    for k, clips in by_class.items():
+        if data.test_groups is not None:
+            held = [c.group in data.test_groups for c in clips]
+        else:
+            order = rng.permutation(len(clips))
+            n_test = max(1, int(round(data.test_fraction * len(clips))))
+            held = list(np.isin(np.arange(len(clips)), order[:n_test]))
+        fitted = [fit_length(c.waveform, clip_samples, align=data.align) for c in clips]
+        train[k] = np.array([w for w, h in zip(fitted, held) if not h], dtype=np.float32)
+        test[k] = np.array([w for w, h in zip(fitted, held) if h], dtype=np.float32)
+        if len(train[k]) == 0 or len(test[k]) == 0:
+            raise BioclError(f"class {names[k]!r} has {len(train[k])} training and {len(test[k])} evaluation clips; "
+                             "it needs at least one of each", path=root, hint="adjust data.test_fraction or test_groups")
+    pairs = list(combinations(range(len(names)), 2))
+    order = np.random.default_rng([protocol.seed, 2]).permutation(len(pairs))
+    n_eval = min(max(1, int(round(data.eval_pair_fraction * len(pairs)))), len(pairs) - 1)
+    eval_pairs = sorted(pairs[i] for i in order[:n_eval])
+    train_pairs = sorted(pairs[i] for i in order[n_eval:])
+    assert not set(eval_pairs) & set(train_pairs), "held-out class pairs leaked into post-training"
+    gap = int(round(data.gap_s * rate))
+    items = _evaluation_items(names, test, eval_pairs, data.eval_instances_per_pair, gap, data.level_match,
+                              np.random.default_rng([protocol.seed, 3]))
+    return PreparedData(dataset=dataset, class_names=names, train_clips=train, test_clips=test,
+                        train_pairs=train_pairs, eval_pairs=eval_pairs, items=items, clip_samples=clip_samples,
+                        gap_samples=gap, provenance=provenance)
+
+
+def _data_source(protocol: Protocol, cache_dir: Path) -> tuple[Path, str, dict[str, Any]]:
+    data = protocol.data
+    if data.source != "simulate":
+        root = protocol.resolve_path(data.root)
+        return root, data.source, {"simulated": False, "description": data.description or f"{data.source} data set",
+                                   "source": data.citation or str(root), "licence": data.licence, "path": str(root)}
+    sim = data.simulation
+    params = {**sim.model_dump(), "seed": protocol.seed if sim.seed is None else sim.seed,
+              "caption_template": data.captions.single}
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    root = protocol.resolve_path(data.root) if data.root else cache_dir / f"audio_events_sim-{key}"
+    summary = simulation_summary(root)
+    if summary is None or any(summary.get(k) != v for k, v in params.items()) \
+            or summary.get("classes") != list(SOUND_CLASSES)[:sim.n_classes]:
+        info(f"[audio] simulating {sim.n_classes} sound classes x {sim.clips_per_class} clips into {root}")
+        summary = simulate_sound_events(root, overwrite=True, **params)
+    return root, "esc50", {"simulated": True, "description": summary["description"], "sha256": summary["sha256"],
+                           "source": "biocl.data.audio.simulate (synthetic sound events, ESC-50 layout)",
+                           "licence": "generated by biocl (BSD-3-Clause)", "path": str(root)}
+
+
+def _evaluation_items(names: list[str], test: dict[int, np.ndarray], eval_pairs: list[tuple[int, int]],
+                      instances: int, gap: int, level_match: bool, rng: np.random.Generator) -> ZsteSet:
+    """The held-out compositions: ``instances`` joins and overlays per pair, whole clips, fixed once."""
+    singles = np.concatenate([test[k] for k in range(len(names))])
+    labels = np.concatenate([np.full(len(test[k]), k) for k in range(len(names))])
+    pair_classes, forward, reverse, overlay, ids = [], [], [], [], []
+    for x, y in eval_pairs:
+        for instance in range(instances):
+            a, b = (x, y) if rng.random() < 0.5 else (y, x)
+            clip_a, clip_b = test[a][rng.integers(len(test[a]))], test[b][rng.integers(len(test[b]))]
+            pair_classes.append((a, b))
+            forward.append(compose(clip_a, clip_b, "forward", gap_samples=gap))
+            reverse.append(compose(clip_a, clip_b, "reversed", gap_samples=gap))
+            overlay.append(compose(clip_a, clip_b, "overlay", level_match=level_match))
+            ids.append(f"{names[a]}|{names[b]}#{instance}")
+    return ZsteSet(class_names=names, singles=singles, single_labels=labels, pair_classes=np.array(pair_classes),
+                   forward=np.stack(forward), reversed=np.stack(reverse), overlay=np.stack(overlay), pair_ids=ids)
