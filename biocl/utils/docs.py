@@ -25,10 +25,12 @@ docdict: dict[str, str] = {
     "threads": """threads : int | None
     CPU threads for torch and BLAS; None keeps the current setting.""",
     "tau": """tau : float
-    Temperature dividing the cosine similarities (DNABERT-S: 0.05).""",
+    Temperature dividing the similarities; smaller is sharper (DNABERT-S: 0.05, SimCLR and
+    SupCon: 0.1, MoCo: 0.07).""",
     "gather": """gather : bool
-    Under data parallelism, gather the candidates of every rank so each query sees the
-    whole global batch as negatives (gradients flow back to their rank).""",
+    Under data parallelism, score this process's rows against the columns of every process
+    (the whole global batch as negatives); gradients flow back to the rank each column came
+    from.""",
     "logit_scale": """logit_scale : Tensor | float | None
     The *log* of the factor multiplying the similarities (``exp(logit_scale)``, CLIP's
     convention); None uses the similarities as they are.""",
@@ -39,6 +41,17 @@ docdict: dict[str, str] = {
     The local rows: each is scored against every candidate.""",
     "candidates": """candidates : Tensor of shape (m, d)
     The columns each query is scored against (all ranks' when gathered).""",
+    "labels": """labels : Tensor of shape (n,), long | None
+    Global column of each row's positive (under data parallelism,
+    :func:`biocl.heads.distributed.rank_offset_labels`); ``arange(n)`` when None.""",
+    "normalize": """normalize : bool
+    L2-normalise the embeddings first (idempotent after a normalising head).""",
+    "normalize_mode": """normalize : {"both", "candidates", "none"}
+    ``"both"``: cosine similarity (CLIP). ``"candidates"``: ``<q_i, c_j> / ||c_j||``, the
+    query left as is (brainmagick). ``"none"``: raw dot products.""",
+    "tnce_weights": """a_same, a_cross : float
+    Extra denominator weight of a row's own reversed-order column, and of every other
+    ordered column (each must exceed -1; 0 leaves a column at weight 1).""",
 }
 
 
