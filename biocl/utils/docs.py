@@ -36,7 +36,8 @@ docdict: dict[str, str] = {
     convention); None uses the similarities as they are.""",
     "trust_remote_code": """trust_remote_code : bool
     Allow Python code shipped inside a Hugging Face folder (``auto_map`` in its
-    ``config.json``) to run. Only the command line's ``--trust-remote-code`` sets it.""",
+    ``config.json``) to run. Only the user turns it on (``--trust-remote-code``, or
+    ``model.trust_remote_code: true`` in a protocol), for folders they trust.""",
     "queries": """queries : Tensor of shape (n, d)
     The local rows: each is scored against every candidate.""",
     "candidates": """candidates : Tensor of shape (m, d)
