@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from biocl.encoders.audio import LogMelCNN
 from biocl.encoders.base import register_encoder
@@ -86,13 +85,13 @@ class CompactClap(DualEncoder):
     def encode_audio(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Normalised audio embeddings, shape (n, embed_dim)."""
         waveform = inputs["waveform"].to(self._device())
-        return F.normalize(self.audio_projection(self.audio(waveform)).float(), dim=-1)
+        return torch.nn.functional.normalize(self.audio_projection(self.audio(waveform)).float(), dim=-1)
 
     def encode_text(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Normalised caption embeddings, shape (n, embed_dim)."""
         device = self._device()
         hidden = self.text(inputs["token_ids"].to(device), inputs["attention_mask"].to(device))
-        return F.normalize(self.text_projection(hidden).float(), dim=-1)
+        return torch.nn.functional.normalize(self.text_projection(hidden).float(), dim=-1)
 
     def example_words(self) -> list[str]:
         """The vocabulary's words (the special tokens aside)."""

@@ -30,7 +30,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from biocl.encoders.base import Encoder, register_encoder
@@ -136,7 +135,7 @@ class _ResidualBlock(nn.Module):
         self.conv = nn.Conv1d(dim, dim, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        update = self.conv(F.gelu(self.norm(hidden)).transpose(1, 2)).transpose(1, 2)
+        update = self.conv(torch.nn.functional.gelu(self.norm(hidden)).transpose(1, 2)).transpose(1, 2)
         return (hidden + update) * mask.unsqueeze(-1).to(hidden.dtype)
 
 
@@ -301,8 +300,8 @@ class DnaConvEncoder(DnaEncoder):
             return hidden * mask.unsqueeze(-1).to(hidden.dtype), mask
         n, length, dim = hidden.shape
         pad = (-length) % self.downsample
-        weights = F.pad(mask.to(hidden.dtype), (0, pad))
-        hidden = F.pad(hidden, (0, 0, 0, pad)) * weights.unsqueeze(-1)
+        weights = torch.nn.functional.pad(mask.to(hidden.dtype), (0, pad))
+        hidden = torch.nn.functional.pad(hidden, (0, 0, 0, pad)) * weights.unsqueeze(-1)
         blocks = length // self.downsample + (pad > 0)
         summed = hidden.reshape(n, blocks, self.downsample, dim).sum(2)
         counts = weights.reshape(n, blocks, self.downsample).sum(2)

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from biocl.encoders.base import register_encoder
 from biocl.encoders.dual import CONFIG_FILE, MODEL_FILE, DualEncoder, fit_waveforms
@@ -97,14 +96,14 @@ class HFClapAdapter(DualEncoder):
         device = self._device()
         out = self.clap.audio_model(input_features=inputs["input_features"].to(device),
                                     is_longer=inputs["is_longer"].to(device))
-        return F.normalize(self.clap.audio_projection(out.pooler_output).float(), dim=-1)
+        return torch.nn.functional.normalize(self.clap.audio_projection(out.pooler_output).float(), dim=-1)
 
     def encode_text(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Normalised caption embeddings, shape (n, projection_dim)."""
         device = self._device()
         out = self.clap.text_model(input_ids=inputs["input_ids"].to(device),
                                    attention_mask=inputs["attention_mask"].to(device))
-        return F.normalize(self.clap.text_projection(out.pooler_output).float(), dim=-1)
+        return torch.nn.functional.normalize(self.clap.text_projection(out.pooler_output).float(), dim=-1)
 
     def paper_trainable(self) -> list[str]:
         """The last text layer, the text pooler and projection, and the audio projection."""

@@ -13,7 +13,6 @@ import math
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["full_precision", "upcast", "scaled", "default_labels", "positive_mask", "negatives_only",
@@ -58,7 +57,7 @@ def default_labels(labels: Tensor | None, n: int, m: int, device: torch.device) 
 
 def positive_mask(labels: Tensor, m: int) -> Tensor:
     """Boolean (n, m) mask, True at each row's positive column."""
-    return F.one_hot(labels, m).bool()
+    return torch.nn.functional.one_hot(labels, m).bool()
 
 
 def negatives_only(logits: Tensor, *excluded_columns: Tensor) -> Tensor:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from biocl.heads.functional._numerics import default_labels, full_precision, positive_mask, scaled, upcast
@@ -46,9 +45,9 @@ def clip_scores(queries: Tensor, candidates: Tensor, *, normalize: str = "both")
     q = upcast(queries.flatten(1))
     c = upcast(candidates.flatten(1))
     if normalize == "both":
-        q = F.normalize(q, dim=1)
+        q = torch.nn.functional.normalize(q, dim=1)
     if normalize in ("both", "candidates"):
-        c = F.normalize(c, dim=1)
+        c = torch.nn.functional.normalize(c, dim=1)
     return q @ c.T
 
 
@@ -102,7 +101,7 @@ def contrastive_cross_entropy(logits: Tensor, labels: Tensor, *, candidate_mask:
     if candidate_mask is not None:
         positive = positive_mask(labels, logits.shape[1]) if positive is None else positive
         logits = logits.masked_fill(candidate_mask.to(torch.bool) & ~positive, float("-inf"))
-    return F.cross_entropy(logits, labels)
+    return torch.nn.functional.cross_entropy(logits, labels)
 
 
 @fill_doc
@@ -271,6 +270,6 @@ def info_nce(queries: Tensor, keys: Tensor, queue: Tensor | None = None, *, tau:
     with full_precision(queries):
         q, k, negatives = (upcast(t.flatten(1)) for t in (queries, keys, queue))
         if normalize:
-            q, k, negatives = (F.normalize(t, dim=1) for t in (q, k, negatives))
+            q, k, negatives = (torch.nn.functional.normalize(t, dim=1) for t in (q, k, negatives))
         logits = torch.cat([(q * k).sum(dim=1, keepdim=True), q @ negatives.to(q.dtype).T], dim=1) / tau
-        return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+        return torch.nn.functional.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from biocl.heads.functional._numerics import full_precision, negatives_only, upcast
@@ -66,7 +65,7 @@ def supcon_loss(features: Tensor, labels: Tensor | None = None, *, tau: float = 
         rows = upcast(features.transpose(0, 1).reshape(n_views * n, -1))
         columns = upcast(features_all.transpose(0, 1).reshape(n_views * n_all, -1))
         if normalize:
-            rows, columns = F.normalize(rows, dim=1), F.normalize(columns, dim=1)
+            rows, columns = torch.nn.functional.normalize(rows, dim=1), torch.nn.functional.normalize(columns, dim=1)
         logits = rows @ columns.T / tau
         if mask is not None:
             same_sample = mask.to(device=device, dtype=torch.bool).clone()

@@ -9,7 +9,6 @@ anchor has two positives (:func:`mimix_loss`), and the decoupled contrastive los
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from biocl.heads.functional._numerics import (default_labels, full_precision, log_hard_negative_mass,
@@ -40,7 +39,7 @@ def _two_view_logits(z1: Tensor, z2: Tensor, z1_all: Tensor | None, z2_all: Tens
     rows = upcast(torch.cat([z1, z2]).flatten(1))
     columns = upcast(torch.cat([z1_all, z2_all]).flatten(1))
     if normalize:
-        rows, columns = F.normalize(rows, dim=1), F.normalize(columns, dim=1)
+        rows, columns = torch.nn.functional.normalize(rows, dim=1), torch.nn.functional.normalize(columns, dim=1)
     logits = rows @ columns.T / tau
     self_columns = torch.cat([labels, labels + n_all])
     positive_columns = torch.cat([labels + n_all, labels])
