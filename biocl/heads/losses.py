@@ -206,6 +206,7 @@ class MIMixLoss(nn.Module):
         self.tau = tau
         self.gather = gather
 
+    @fill_doc
     def forward(self, z_mixed: Tensor, z_pos: Tensor, lam: Tensor, mix_index_local: Tensor) -> Tensor:
         """Loss of this process's mixed anchors.
 
@@ -215,8 +216,7 @@ class MIMixLoss(nn.Module):
             Anchors computed from mixed hidden states.
         z_pos : Tensor of shape (n, d)
             Unmixed positive views, row-aligned with the anchors.
-        lam : Tensor of shape (n,)
-            Weight of each anchor's own sample (:func:`biocl.heads.mixing.sample_mix`).
+        %(lam)s
         mix_index_local : Tensor of shape (n,), long
             The local permutation the mixing used.
         """

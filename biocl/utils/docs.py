@@ -12,8 +12,9 @@ from typing import TypeVar
 
 __all__ = ["docdict", "fill_doc"]
 
-F = TypeVar("F", bound=Callable)
+Documented = TypeVar("Documented", bound=Callable)
 
+#: Shared parameter text by name: each entry is a numpydoc parameter, its type line first.
 docdict: dict[str, str] = {
     "seed": """seed : int
     Seed of every random choice (a ``numpy.random.Generator`` and ``torch.Generator`` are
@@ -50,6 +51,9 @@ docdict: dict[str, str] = {
     "normalize_mode": """normalize : {"both", "candidates", "none"}
     ``"both"``: cosine similarity (CLIP). ``"candidates"``: ``<q_i, c_j> / ||c_j||``, the
     query left as is (brainmagick). ``"none"``: raw dot products.""",
+    "lam": """lam : Tensor of shape (n,)
+    Weight of each sample's own part in its mix, in [0.5, 1]
+    (:func:`biocl.heads.mixing.sample_mix`); the partner gets ``1 - lam``.""",
     "tnce_weights": """a_same, a_cross : float
     Extra denominator weight of a row's own reversed-order column, and of every other
     ordered column (each must exceed -1; 0 leaves a column at weight 1).""",
@@ -61,7 +65,7 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join([first, *(prefix + line for line in rest)])
 
 
-def fill_doc(func: F) -> F:
+def fill_doc(func: Documented) -> Documented:
     """Replace ``%(name)s`` in ``func.__doc__`` with :data:`docdict` entries, indented to fit."""
     doc = func.__doc__
     if not doc:

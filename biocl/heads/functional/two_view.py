@@ -114,8 +114,7 @@ def mimix_loss(z_mixed: Tensor, z_pos: Tensor, lam: Tensor, mix_index: Tensor, *
         This process's mixed anchors.
     z_pos : Tensor of shape (m, d)
         The unmixed positive views; may be gathered from every process.
-    lam : Tensor of shape (n,)
-        Mixing weight of each anchor's own sample, in [0.5, 1].
+    %(lam)s
     mix_index : Tensor of shape (n,), long
         *Global* column of the positive each anchor was mixed with
         (:class:`biocl.heads.losses.MIMixLoss` offsets the local permutation).
