@@ -81,7 +81,7 @@ class Encoder(nn.Module):
         BioclError
             For an encoder biocl cannot save (``savable`` is False).
         """
-        raise BioclError(f"biocl cannot save a {type(self).__name__} encoder", path=path,
+        raise BioclError(f"biocl cannot save a {type(self).__name__} on its own", path=path,
                          hint="the run's checkpoint folder holds its trained weights")
 
 
