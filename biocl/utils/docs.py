@@ -18,8 +18,8 @@ Documented = TypeVar("Documented", bound=Callable)
 docdict: dict[str, str] = {
     "seed": """seed : int
     Seed of every random choice (a ``numpy.random.Generator`` and ``torch.Generator`` are
-    derived from it; the global generators are never touched). The same seed gives the
-    same result on the same machine.""",
+    derived from it; the caller's global generators are left as they were). The same seed
+    gives the same result on the same machine.""",
     "device": """device : {"auto", "cpu", "cuda"}
     Where to compute: ``"auto"`` takes CUDA when available (with bf16 autocast), else the
     CPU.""",
