@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+import torch.multiprocessing
 
 from biocl.heads.losses import ClipLoss, MIMixLoss, SupConLoss, TNCELoss, WeightedInfoNCELoss
 
@@ -68,7 +68,8 @@ def time_cases(rank: int, world_size: int, repeats: int) -> dict[str, float]:
     return timings
 
 
-def _worker(rank: int, world_size: int, port: int, threads: int, repeats: int, queue: mp.Queue) -> None:
+def _worker(rank: int, world_size: int, port: int, threads: int, repeats: int,
+            queue: torch.multiprocessing.Queue) -> None:
     torch.set_num_threads(threads)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
                             timeout=timedelta(seconds=300))
@@ -94,10 +95,10 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        context = mp.get_context("spawn")
+        context = torch.multiprocessing.get_context("spawn")
         queue = context.Queue()
-        mp.start_processes(_worker, args=(args.world, port, args.threads, args.repeats, queue), nprocs=args.world,
-                           start_method="spawn")
+        torch.multiprocessing.start_processes(_worker, args=(args.world, port, args.threads, args.repeats, queue),
+                                              nprocs=args.world, start_method="spawn")
         gathered = queue.get()
     header = f"{'loss':40s} {'batch':>6s} {'1 process ms':>13s}"
     if gathered:

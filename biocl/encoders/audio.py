@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from biocl.encoders.base import Encoder, register_encoder
 from biocl.utils.errors import BioclError
@@ -106,7 +105,7 @@ class LogMelCNN(Encoder):
                              f"(at least {self.min_samples} samples, {self.min_samples / self.sample_rate_hz:.3f} s)")
         feature_map = self.features(self.log_mel(waveform)[:, None])
         over_time = feature_map.mean(dim=2)
-        binned = F.adaptive_avg_pool1d(over_time, self.time_bins)
+        binned = torch.nn.functional.adaptive_avg_pool1d(over_time, self.time_bins)
         return self.fc(binned.flatten(1))
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from biocl.encoders.base import Encoder, register_encoder
 
@@ -153,7 +152,7 @@ class SubjectLayers(nn.Module):
         index = torch.where(subjects < 0, torch.full_like(subjects, self.n_subjects), subjects)
         # A one-hot product rather than ``weights[index]``: the backward of indexing adds the
         # gradients of repeated subjects in a thread-dependent order, a matrix product does not.
-        one_hot = F.one_hot(index, self.weights.shape[0]).to(x.dtype)
+        one_hot = torch.nn.functional.one_hot(index, self.weights.shape[0]).to(x.dtype)
         per_window = torch.einsum("bs,scd->bcd", one_hot, self.weights.to(x.dtype))
         return torch.einsum("bct,bcd->bdt", x, per_window)
 
@@ -176,9 +175,9 @@ class _ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            y = F.gelu(norm(conv(x)))
+            y = torch.nn.functional.gelu(norm(conv(x)))
             x = x + y if y.shape == x.shape else y
-        return F.glu(self.glu(x), dim=1)
+        return torch.nn.functional.glu(self.glu(x), dim=1)
 
 
 @register_encoder("simple_conv")

@@ -1,9 +1,10 @@
 """The default DNA encoder: k-mer token embeddings, dilated residual convolutions, mean pooling.
 
 Small enough to train in minutes on two CPU cores, and the same embedding interface as the
-pretrained adapter (:mod:`biocl.encoders.pretrained.dnabert`): ``tokenize(windows) -> (tokens, mask)``
-and ``forward(tokens, mask=None, mix=None) -> (n, output_dim)``, so :func:`embed_sequences`,
-the trainer's step functions and MI-Mix treat both alike.
+pretrained adapter (:mod:`biocl.encoders.pretrained.dnabert`), declared by :class:`DnaEncoder`:
+``tokenize(windows) -> (tokens, mask)`` and ``forward(tokens, mask=None, mix=None) -> (n,
+output_dim)``, so :func:`embed_sequences`, the trainer's step functions and MI-Mix treat both
+alike.
 
 Architecture (``dim`` channels)::
 
@@ -29,7 +30,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from biocl.encoders.base import Encoder, register_encoder
@@ -37,6 +37,7 @@ from biocl.utils.errors import BioclError
 
 __all__ = [
     "KmerTokenizer",
+    "DnaEncoder",
     "DnaConvEncoder",
     "MixSpec",
     "embed_sequences",
@@ -45,6 +46,7 @@ __all__ = [
     "CHECKPOINT_KIND",
 ]
 
+#: The ``kind`` a biocl DNA encoder checkpoint declares in its safetensors metadata.
 CHECKPOINT_KIND = "biocl.dna_conv"
 
 # ASCII code -> base index; A C G T (any case) are 0-3, everything else is ambiguous (4).
@@ -133,12 +135,41 @@ class _ResidualBlock(nn.Module):
         self.conv = nn.Conv1d(dim, dim, kernel_size, dilation=dilation, padding=dilation * (kernel_size // 2))
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        update = self.conv(F.gelu(self.norm(hidden)).transpose(1, 2)).transpose(1, 2)
+        update = self.conv(torch.nn.functional.gelu(self.norm(hidden)).transpose(1, 2)).transpose(1, 2)
         return (hidden + update) * mask.unsqueeze(-1).to(hidden.dtype)
 
 
+class DnaEncoder(Encoder):
+    """The embedding interface every DNA encoder offers, whatever its tokens and architecture.
+
+    ``tokenize(windows) -> (tokens, mask)`` turns DNA windows into a padded batch,
+    ``forward(tokens, mask=None, mix=None) -> (n, output_dim)`` embeds it, MI-Mixing the
+    hidden states before layer ``mix[0]`` when asked (0 mixes the token embeddings, up to
+    ``n_mix_layers - 1``), and :meth:`config` says how the encoder was built.
+    ``averages_strands`` says whether ``forward`` also takes ``both_strands=`` (average a
+    window's embedding with its reverse complement's), so a caller passes that option only
+    to encoders that have it.
+    """
+
+    modality: ClassVar[str] = "dna"
+    averages_strands: ClassVar[bool] = False
+
+    @property
+    def n_mix_layers(self) -> int:
+        """Layers MI-Mix can mix before (0 = token embeddings)."""
+        raise NotImplementedError
+
+    def tokenize(self, windows: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids (n, L) and attention mask (n, L) of a batch of DNA windows."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """How the encoder was built (for checkpoints and the run's model card)."""
+        raise NotImplementedError
+
+
 @register_encoder("dna_conv")
-class DnaConvEncoder(Encoder):
+class DnaConvEncoder(DnaEncoder):
     """K-mer embedding + dilated residual convolutions, mean pooled; reverse-complement aware.
 
     Parameters
@@ -163,7 +194,8 @@ class DnaConvEncoder(Encoder):
         Tokens kept per window by :meth:`tokenize` (None keeps every k-mer).
     """
 
-    modality: ClassVar[str] = "dna"
+    averages_strands: ClassVar[bool] = True
+    savable: ClassVar[bool] = True
 
     def __init__(self, k: int = 4, dim: int = 96, n_blocks: int = 4, kernel_size: int = 3,
                  downsample: int = 16, both_strands: bool = True, max_tokens: int | None = None):
@@ -268,8 +300,8 @@ class DnaConvEncoder(Encoder):
             return hidden * mask.unsqueeze(-1).to(hidden.dtype), mask
         n, length, dim = hidden.shape
         pad = (-length) % self.downsample
-        weights = F.pad(mask.to(hidden.dtype), (0, pad))
-        hidden = F.pad(hidden, (0, 0, 0, pad)) * weights.unsqueeze(-1)
+        weights = torch.nn.functional.pad(mask.to(hidden.dtype), (0, pad))
+        hidden = torch.nn.functional.pad(hidden, (0, 0, 0, pad)) * weights.unsqueeze(-1)
         blocks = length // self.downsample + (pad > 0)
         summed = hidden.reshape(n, blocks, self.downsample, dim).sum(2)
         counts = weights.reshape(n, blocks, self.downsample).sum(2)
@@ -282,17 +314,27 @@ class DnaConvEncoder(Encoder):
         return {"tokens": tokens, "mask": tokens > 0}
 
     @classmethod
-    def tiny(cls) -> DnaConvEncoder:
+    def tiny(cls, checkpoint: str | Path | None = None) -> DnaConvEncoder:
         """A 2-block, 16-channel encoder for tests."""
         return cls(k=3, dim=16, n_blocks=2, downsample=2)
+
+    def save(self, path: str | Path) -> str:
+        """Write weights and constructor arguments to one safetensors file (:func:`save_dna_encoder`).
+
+        Returns
+        -------
+        str
+            SHA-256 of the written file, which :func:`load_dna_encoder` reads back.
+        """
+        return save_dna_encoder(self, path)
 
 
 def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: int = 10_000,
                     batch_size: int = 16, device: torch.device | str | None = None) -> np.ndarray:
     """Embed whole sequences: cut into windows, embed each, average per sequence by window length.
 
-    Works for any encoder with ``tokenize(windows) -> (tokens, mask)`` and
-    ``forward(tokens, mask) -> (n, d)`` (the default encoder and the pretrained adapter).
+    Works for any :class:`DnaEncoder` (the default encoder and the pretrained adapter), or any
+    module with ``tokenize(windows) -> (tokens, mask)`` and ``forward(tokens, mask) -> (n, d)``.
 
     Parameters
     ----------

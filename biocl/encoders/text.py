@@ -26,6 +26,7 @@ from biocl.utils.errors import BioclError
 
 __all__ = ["WordTokenizer", "TextTransformer", "SPECIAL_TOKENS"]
 
+#: The tokens every vocabulary starts with, ids 0, 1 and 2: padding, unknown word, caption start.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]")
 PAD_ID, UNK_ID, CLS_ID = 0, 1, 2
 _WORD = re.compile(r"[a-z0-9']+")

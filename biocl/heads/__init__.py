@@ -1,8 +1,9 @@
 """The shared contrastive part: losses, gathering across processes, mixing, queues, projections.
 
-Nothing here knows a modality. Pure loss functions live in :mod:`biocl.heads.functional`
-(local rows x given columns), loss modules with state (logit scale, gathering) in
-:mod:`biocl.heads.losses`, the exact distributed gather and label offsets in
+Nothing here knows a modality: arguments are named by their role (queries and candidates,
+two views, anchors and positives). Pure loss functions live in :mod:`biocl.heads.functional`
+(local rows x given columns, one module per family), loss modules with state (logit scale,
+gathering) in :mod:`biocl.heads.losses`, the exact distributed gather and label offsets in
 :mod:`biocl.heads.distributed`, MI-Mix in :mod:`biocl.heads.mixing`, the MoCo queue in
 :mod:`biocl.heads.queue` and projection heads in :mod:`biocl.heads.projection`.
 """
@@ -19,8 +20,8 @@ from biocl.heads.queue import MomentumQueue, momentum_update
 
 __all__ = [
     # functional
-    "clip_scores", "clip_logits", "contrastive_cross_entropy", "clip_loss", "weighted_infonce", "mimix_loss",
-    "tnce_log_weights", "tnce_loss", "dcl_loss", "supcon_loss", "info_nce",
+    "clip_scores", "clip_logits", "contrastive_cross_entropy", "clip_loss", "tnce_log_weights", "tnce_loss", "info_nce",
+    "weighted_infonce", "mimix_loss", "dcl_loss", "supcon_loss",
     # distributed
     "world_info", "is_distributed", "gather_with_grad", "gather_no_grad", "rank_offset_labels",
     "offset_local_index",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from biocl.heads import functional
 from biocl.heads.distributed import (gather_no_grad, gather_with_grad, is_distributed, offset_local_index,
                                      rank_offset_labels)
+from biocl.utils.docs import fill_doc
 
 __all__ = ["CLIP_LOG_SCALE", "MAX_LOG_SCALE", "LogitScale", "ClipLoss", "WeightedInfoNCELoss", "MIMixLoss",
            "TNCELoss", "DCLLoss", "SupConLoss"]
@@ -76,21 +77,21 @@ def _gathering(gather: bool) -> bool:
     return gather and is_distributed()
 
 
+@fill_doc
 class ClipLoss(nn.Module):
     """CLIP / InfoNCE loss with optional logit scale, masking and gathered negatives.
 
     Parameters
     ----------
-    normalize : {"both", "candidates", "none"}
-        ``"both"``: cosine (CLIP); ``"candidates"``: ``<q, c> / ||c||`` (brainmagick).
+    %(normalize_mode)s
     symmetric : bool
         Average queries-to-candidates with candidates-to-queries.
     learnable_scale : bool
         Learn the logit scale (a :class:`LogitScale` parameter).
     init_log_scale : float | None
         Initial (or fixed) log scale; None uses the raw scores (brainmagick: no temperature).
-    gather : bool
-        Gather candidates (and queries when symmetric) across processes.
+    %(gather)s
+        When symmetric, the queries are gathered too.
     """
 
     def __init__(self, normalize: str = "both", symmetric: bool = False, learnable_scale: bool = False,
@@ -113,10 +114,11 @@ class ClipLoss(nn.Module):
         queries : Tensor of shape (n, ...)
             Row ``i``'s positive is ``candidates[i]``.
         candidates : Tensor of shape (n, ...)
+            This process's candidates, row-aligned with the queries.
         candidate_ids : Tensor of shape (n,), long | None
-            An id per pair (a speech segment, say): candidates sharing the id of a row's own
-            positive are not counted as that row's negatives (the same sentence heard by
-            another subject). Gathered with the candidates.
+            An id per pair (the item a candidate stands for): candidates sharing the id of a
+            row's own positive are not counted as that row's negatives (the same item paired
+            with another query). Gathered with the candidates.
 
         Returns
         -------
@@ -136,14 +138,15 @@ class ClipLoss(nn.Module):
         scale = None if self.logit_scale is None else self.logit_scale()
         if not distributed:
             return functional.clip_loss(queries, candidates, logit_scale=scale, normalize=self.normalize,
-                                symmetric=self.symmetric, candidate_mask=mask)
-        loss = functional.clip_loss(queries, all_candidates, labels=labels, logit_scale=scale, normalize=self.normalize,
-                            candidate_mask=mask)
+                                        symmetric=self.symmetric, candidate_mask=mask)
+        loss = functional.clip_loss(queries, all_candidates, labels=labels, logit_scale=scale,
+                                    normalize=self.normalize, candidate_mask=mask)
         if not self.symmetric:
             return loss
         # Local candidates as rows against every query, from the same score function.
         all_queries = gather_with_grad(queries)
-        reverse_logits = functional.clip_logits(all_queries, candidates, logit_scale=scale, normalize=self.normalize).T
+        reverse_logits = functional.clip_logits(all_queries, candidates, logit_scale=scale,
+                                                normalize=self.normalize).T
         reverse = functional.contrastive_cross_entropy(reverse_logits, labels, candidate_mask=reverse_mask)
         return 0.5 * (loss + reverse)
 
@@ -169,15 +172,14 @@ class _TwoViewLoss(nn.Module):
                                   tau=self.tau)
 
 
+@fill_doc
 class WeightedInfoNCELoss(_TwoViewLoss):
     """DNABERT-S phase I weighted SimCLR (:func:`biocl.heads.functional.weighted_infonce`).
 
     Parameters
     ----------
-    tau : float
-        Temperature.
-    gather : bool
-        Use every process's views as negatives.
+    %(tau)s
+    %(gather)s
     """
 
     loss_function = staticmethod(functional.weighted_infonce)
@@ -186,6 +188,7 @@ class WeightedInfoNCELoss(_TwoViewLoss):
         super().__init__(tau, gather)
 
 
+@fill_doc
 class MIMixLoss(nn.Module):
     """DNABERT-S phase II MI-Mix loss (:func:`biocl.heads.functional.mimix_loss`).
 
@@ -194,10 +197,8 @@ class MIMixLoss(nn.Module):
 
     Parameters
     ----------
-    tau : float
-        Temperature.
-    gather : bool
-        Use every process's positives as columns.
+    %(tau)s
+    %(gather)s
     """
 
     def __init__(self, tau: float = 0.05, gather: bool = True):
@@ -205,6 +206,7 @@ class MIMixLoss(nn.Module):
         self.tau = tau
         self.gather = gather
 
+    @fill_doc
     def forward(self, z_mixed: Tensor, z_pos: Tensor, lam: Tensor, mix_index_local: Tensor) -> Tensor:
         """Loss of this process's mixed anchors.
 
@@ -214,8 +216,7 @@ class MIMixLoss(nn.Module):
             Anchors computed from mixed hidden states.
         z_pos : Tensor of shape (n, d)
             Unmixed positive views, row-aligned with the anchors.
-        lam : Tensor of shape (n,)
-            Weight of each anchor's own sample (:func:`biocl.heads.mixing.sample_mix`).
+        %(lam)s
         mix_index_local : Tensor of shape (n,), long
             The local permutation the mixing used.
         """
@@ -224,24 +225,24 @@ class MIMixLoss(nn.Module):
         n = z_mixed.shape[0]
         labels = rank_offset_labels(n, device=z_mixed.device)
         mix_index = offset_local_index(mix_index_local.to(z_mixed.device), n)
-        return functional.mimix_loss(z_mixed, gather_with_grad(z_pos), lam, mix_index, labels=labels, tau=self.tau)
+        return functional.mimix_loss(z_mixed, gather_with_grad(z_pos), lam, mix_index, labels=labels,
+                                     tau=self.tau)
 
 
+@fill_doc
 class TNCELoss(nn.Module):
     """TeminAL B temporal NCE loss (:func:`biocl.heads.functional.tnce_loss`).
 
     Parameters
     ----------
-    a_same, a_cross : float
-        Extra denominator weight of a row's own reversal and of the other ordered columns.
+    %(tnce_weights)s
     learnable_scale : bool
         Learn the logit scale (initialised at ``log(1 / 0.07)``, clamped to ``[0, ln 100]``).
     init_log_scale : float
         Initial (or fixed) log scale.
     symmetric : bool
-        Average audio-to-text with text-to-audio.
-    gather : bool
-        Use every process's items as columns.
+        Average queries-to-candidates with candidates-to-queries.
+    %(gather)s
     """
 
     def __init__(self, a_same: float, a_cross: float, learnable_scale: bool = True,
@@ -253,43 +254,43 @@ class TNCELoss(nn.Module):
         self.gather = gather
         self.logit_scale = LogitScale(init_log_scale, learnable=learnable_scale)
 
-    def forward(self, audio: Tensor, text: Tensor, reverse_index_local: Tensor) -> Tensor:
-        """Loss of this process's ``3n`` audio rows (and caption rows when symmetric).
+    def forward(self, queries: Tensor, candidates: Tensor, reverse_index_local: Tensor) -> Tensor:
+        """Loss of this process's ``3n`` query rows (and candidate rows when symmetric).
 
         Parameters
         ----------
-        audio, text : Tensor of shape (3n, d)
-            Row-aligned audio and caption embeddings (forward, reversed and overlapped
-            versions of ``n`` pairs, in any order).
+        queries, candidates : Tensor of shape (3n, d)
+            Row-aligned embeddings, ``candidates[i]`` the positive of ``queries[i]``
+            (forward, reversed and overlapped versions of ``n`` pairs, in any order).
         reverse_index_local : Tensor of shape (3n,), long
             Local row of each item's reversed-order version, -1 where there is none.
         """
         scale = self.logit_scale()
         kwargs = dict(a_same=self.a_same, a_cross=self.a_cross, logit_scale=scale)
         if not _gathering(self.gather):
-            return functional.tnce_loss(audio, text, reverse_index=reverse_index_local, symmetric=self.symmetric, **kwargs)
-        n = audio.shape[0]
-        labels = rank_offset_labels(n, device=audio.device)
-        reverse_index = gather_no_grad(offset_local_index(reverse_index_local.to(audio.device), n))
-        loss = functional.tnce_loss(audio, gather_with_grad(text), reverse_index=reverse_index, labels=labels,
-                            symmetric=False, **kwargs)
+            return functional.tnce_loss(queries, candidates, reverse_index=reverse_index_local,
+                                        symmetric=self.symmetric, **kwargs)
+        n = queries.shape[0]
+        labels = rank_offset_labels(n, device=queries.device)
+        reverse_index = gather_no_grad(offset_local_index(reverse_index_local.to(queries.device), n))
+        loss = functional.tnce_loss(queries, gather_with_grad(candidates), reverse_index=reverse_index, labels=labels,
+                                    symmetric=False, **kwargs)
         if not self.symmetric:
             return loss
-        # Audio columns share the caption layout, so the same reversal index applies.
-        reverse = functional.tnce_loss(text, gather_with_grad(audio), reverse_index=reverse_index, labels=labels,
-                               symmetric=False, **kwargs)
+        # Query columns share the candidates' layout, so the same reversal index applies.
+        reverse = functional.tnce_loss(candidates, gather_with_grad(queries), reverse_index=reverse_index,
+                                       labels=labels, symmetric=False, **kwargs)
         return 0.5 * (loss + reverse)
 
 
+@fill_doc
 class DCLLoss(_TwoViewLoss):
     """Decoupled contrastive loss (:func:`biocl.heads.functional.dcl_loss`).
 
     Parameters
     ----------
-    tau : float
-        Temperature.
-    gather : bool
-        Use every process's views as negatives.
+    %(tau)s
+    %(gather)s
     """
 
     loss_function = staticmethod(functional.dcl_loss)
@@ -298,15 +299,14 @@ class DCLLoss(_TwoViewLoss):
         super().__init__(tau, gather)
 
 
+@fill_doc
 class SupConLoss(nn.Module):
     """Supervised contrastive loss (:func:`biocl.heads.functional.supcon_loss`).
 
     Parameters
     ----------
-    tau : float
-        Temperature.
-    gather : bool
-        Use every process's samples (and labels) as columns.
+    %(tau)s
+    %(gather)s
     """
 
     def __init__(self, tau: float = 0.1, gather: bool = True):
@@ -330,4 +330,4 @@ class SupConLoss(nn.Module):
         sample_index = rank_offset_labels(n, device=features.device)
         labels_all = None if labels is None else gather_no_grad(labels)
         return functional.supcon_loss(features, labels, tau=self.tau, features_all=gather_with_grad(features),
-                              labels_all=labels_all, sample_index=sample_index)
+                                      labels_all=labels_all, sample_index=sample_index)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from biocl.utils.docs import fill_doc
+
 __all__ = ["sample_mix", "mix_hidden", "sample_layer"]
 
 
@@ -58,6 +60,7 @@ def sample_mix(n: int, *, alpha: float = 1.0, generator: torch.Generator, device
     return lam, perm
 
 
+@fill_doc
 def mix_hidden(hidden: Tensor, lam: Tensor, perm: Tensor,
                attention_mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """Mix each sample's hidden states with its partner's.
@@ -66,8 +69,7 @@ def mix_hidden(hidden: Tensor, lam: Tensor, perm: Tensor,
     ----------
     hidden : Tensor of shape (n, L, d) or (n, d)
         Hidden states (token sequence) or pooled embeddings.
-    lam : Tensor of shape (n,)
-        Weight of each sample's own states.
+    %(lam)s
     perm : Tensor of shape (n,), long
         Partner of each sample.
     attention_mask : Tensor of shape (n, L) | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
+import torch
 from torch import Tensor, nn
 
 __all__ = ["ProjectionHead"]
@@ -48,4 +48,4 @@ class ProjectionHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Project ``x`` of shape (..., in_dim) to (..., out_dim)."""
         z = self.net(x)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return torch.nn.functional.normalize(z, dim=-1) if self.normalize else z

@@ -1,6 +1,6 @@
 """Checkpoints: weights as safetensors, training state as a ``weights_only``-loadable file.
 
-Both are written to a temporary file beside the target and renamed onto it, so a reader
+Weights files are written by :mod:`biocl.utils.weights`; both are written to a temporary file beside the target and renamed onto it, so a reader
 (or a resumed run after a kill) sees either the old file or the new one, never half of one.
 Weights files never hold pickled code; state files hold only tensors, dicts, lists, tuples,
 numbers, strings and None, so :func:`load_state` works with ``torch.load(weights_only=True)``.
@@ -22,13 +22,13 @@ from torch import nn
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path, sha256_file, write_text
-from biocl.utils.weights import load_weights, read_weights, save_weights
+from biocl.utils.weights import save_weights
 
-__all__ = ["save_weights", "load_weights", "read_weights", "save_state", "load_state",
-           "commit_checkpoint", "recover_checkpoint", "check_resumable", "drop_uncommitted_records",
-           "STATE_FORMAT"]
+__all__ = ["save_state", "load_state", "commit_checkpoint", "recover_checkpoint", "check_resumable",
+           "drop_uncommitted_records", "STATE_FORMAT"]
 
-STATE_FORMAT = 1  # version of the trainer's state layout; bumped when it changes
+#: Version of the trainer's state layout; bumped when it changes.
+STATE_FORMAT = 1
 
 _PENDING = ".pending"
 _STATE_TYPES = (torch.Tensor, str, int, float, bool, type(None))

@@ -1,7 +1,7 @@
 """Where training runs: device choice, bf16 autocast, moving batches, seeding torch.
 
 Numpy's global RNG is never touched here: code that needs numpy randomness is handed a
-``numpy.random.Generator`` (see :class:`biocl.train.trainer.EpochContext`).
+``numpy.random.Generator`` (see :class:`biocl.train.specs.EpochContext`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,10 @@ def move_to(batch: Any, device: torch.device) -> Any:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch's CPU and CUDA generators (numpy's global RNG is left alone on purpose).
+    """Seed torch's CPU and CUDA generators for the whole process (numpy's is left alone on purpose).
+
+    For scripts and tests that own the process; library code seeds one block instead
+    (:func:`biocl.utils.seeding.seeded`), leaving the caller's generators as they were.
 
     Parameters
     ----------

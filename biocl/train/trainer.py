@@ -7,11 +7,14 @@ functions, ``batches(EpochContext) -> iterable``, ``step(model, batch, StepConte
 device and bf16 autocast, DDP, optimiser and schedule, clipping, early stopping,
 checkpoints and resume.
 
-Randomness is derived, never global: at the start of every epoch torch's generators are
-reseeded from ``(seed, phase, epoch, rank)``, the step function gets its own CPU
+Randomness is derived from the seed, and the caller's is left alone: at the start of every
+epoch torch's CPU generator (and the training GPU's) is reseeded from ``(seed, phase,
+epoch, rank)`` for what draws from it (dropout), the step function gets its own CPU
 ``torch.Generator`` from the same key and the batch function a numpy ``Generator`` from
 ``(seed, phase, epoch)``. That is what makes a resumed run end with the very same
-parameters as an uninterrupted one.
+parameters as an uninterrupted one. :meth:`Trainer.fit` runs inside
+:func:`biocl.utils.seeding.forked_rng`, so the global generators are as the caller left them
+when it returns.
 
 Each epoch logs one record to ``metrics.jsonl`` (and to ``FitResult.history``)::
 
@@ -36,8 +39,6 @@ import itertools
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from biocl.utils.console import progress
-from biocl.utils.errors import BioclError
 from biocl.protocols.base import Phase, TrainConfig
 from biocl.train import distributed
 from biocl.train.checkpoint import (STATE_FORMAT, check_resumable, commit_checkpoint, drop_uncommitted_records,
-                                    load_state, load_weights, recover_checkpoint)
+                                    load_state, recover_checkpoint)
 from biocl.train.device import autocast, derived_seed, move_to, restore_rng_state, rng_state, select_device
+from biocl.train.optim import build_optimizer, epoch_length, learning_rate
+from biocl.train.progress import Ledger, PhaseProgress
+from biocl.train.specs import EpochContext, FitResult, PhaseSpec, StepContext
+from biocl.utils.console import progress
+from biocl.utils.docs import fill_doc
+from biocl.utils.errors import BioclError
+from biocl.utils.seeding import forked_rng, seed_generators
+from biocl.utils.weights import load_weights
 
-__all__ = ["StepContext", "EpochContext", "PhaseSpec", "FitResult", "Trainer"]
+__all__ = ["Trainer"]
 
 STATE_FILE = "last.state.pt"
 LAST_FILE = "last.safetensors"
@@ -61,100 +68,7 @@ LAST_FILE = "last.safetensors"
 _BATCHES, _TORCH, _STEP = 0, 1, 2
 
 
-@dataclass
-class StepContext:
-    """What a step function knows about where it is.
-
-    ``step`` is the number of optimiser steps taken before this one in the whole fit;
-    ``generator`` is a CPU generator seeded from ``(seed, phase, epoch, rank)``, for
-    augmentations and sampling inside the step.
-    """
-
-    device: torch.device
-    phase: str
-    epoch: int
-    step: int
-    rank: int
-    world_size: int
-    generator: torch.Generator
-
-
-@dataclass
-class EpochContext:
-    """What a batch function knows: the epoch, this process's rank, and its randomness.
-
-    ``generator`` is seeded from ``(seed, phase, epoch)`` only, so every rank draws the same
-    order; the batch function shards it itself (``items[rank::world_size]``) so that all
-    ranks get the same number of batches. ``batch_size`` is the phase's (or ``train``'s).
-    """
-
-    phase: str
-    epoch: int
-    rank: int
-    world_size: int
-    seed: int
-    generator: np.random.Generator
-    batch_size: int = 32
-
-
-@dataclass
-class PhaseSpec:
-    """One phase of training: the protocol phase and the pipeline's functions for it.
-
-    ``monitor`` names the key of ``validate``'s dict used for early stopping and the best
-    checkpoint (``mode`` ``"max"`` or ``"min"``). ``find_unused_parameters`` is passed to
-    DDP; it stays on by default because a phase cannot know ahead which parameters its loss
-    leaves unused.
-    """
-
-    phase: Phase
-    step: Callable[[nn.Module, Any, StepContext], tuple[torch.Tensor, dict[str, float]]]
-    batches: Callable[[EpochContext], Iterable[Any]]
-    validate: Callable[[nn.Module], dict[str, float]] | None = None
-    monitor: str | None = None
-    mode: str = "max"
-    find_unused_parameters: bool = True
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("max", "min"):
-            raise ValueError(f"PhaseSpec.mode must be 'max' or 'min', not {self.mode!r}")
-        if self.monitor is not None and self.validate is None:
-            raise ValueError(f"phase {self.phase.name!r} monitors {self.monitor!r} but has no validate function")
-
-
-@dataclass
-class FitResult:
-    """What :meth:`Trainer.fit` hands back.
-
-    ``history`` holds one record per completed epoch (as logged to ``metrics.jsonl``);
-    ``best`` maps phase names to best checkpoints and ``last`` is the last checkpoint (both
-    only with a run folder); ``best_sha256`` maps phase names to the best files' hashes.
-    """
-
-    history: list[dict[str, Any]]
-    best: dict[str, Path]
-    last: Path | None
-    stopped_early: dict[str, bool]
-    steps: int
-    best_sha256: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Progress:
-    """Progress inside the current phase: what a state file stores besides the ledger."""
-
-    epochs_done: int = 0
-    phase_step: int = 0
-    steps_per_epoch: int = 0
-    best_value: float | None = None
-    bad_epochs: int = 0
-    step_in_epoch: int = 0
-    loss_sum: float = 0.0
-    loss_count: int = 0
-    log_sums: dict[str, float] = field(default_factory=dict)
-    log_counts: dict[str, int] = field(default_factory=dict)
-
-
+@fill_doc
 class Trainer:
     """Train one model through a curriculum of phases.
 
@@ -167,8 +81,7 @@ class Trainer:
         The protocol's ``train`` section.
     run : RunContext | None
         The run folder for checkpoints, metrics and resume; ``None`` keeps everything in memory.
-    seed : int
-        The protocol's seed: the same seed gives the same parameters.
+    %(seed)s
     device : torch.device | None
         Defaults to ``select_device(config.device)``.
     log_every_steps : int | None
@@ -193,7 +106,7 @@ class Trainer:
         self.checkpoint_every_steps = checkpoint_every_steps
         self._bf16 = config.bf16 and self.device.type == "cuda"
         self._memory_best: dict[str, dict[str, torch.Tensor]] = {}
-        self._ledger: dict[str, Any] = {}
+        self._ledger = Ledger()
         self._names: list[str] = []
         self._frozen: set[str] = set()
 
@@ -214,7 +127,8 @@ class Trainer:
         """Run ``phases`` in order (resuming from the run folder when ``run.resume``).
 
         The model ends holding the best weights of the last phase (its last weights when the
-        phase has no monitor).
+        phase has no monitor). torch's global generators (the CPU's and the training GPU's)
+        are as they were before the call.
 
         Returns
         -------
@@ -232,18 +146,20 @@ class Trainer:
         self._frozen = {name for name, wanted in frozen_before.items() if not wanted}
         self._names = names
         self._memory_best = {}
-        self._ledger = {"history": [], "stopped_early": {}, "best_files": {}, "files": {}, "global_step": 0}
-        state = self._resume(names)
-        try:
-            for index, spec in enumerate(phases):
-                if state is not None and (index < state["phase_index"]
-                                          or (index == state["phase_index"] and state["phase_done"])):
-                    continue
-                resumed = state if state is not None and index == state["phase_index"] else None
-                self._run_phase(index, spec, phases, resumed)
-        finally:
-            for name, param in self.model.named_parameters():
-                param.requires_grad_(frozen_before[name])
+        self._ledger = Ledger()
+        # Each epoch reseeds the global generators; the fork gives the caller its own back.
+        with forked_rng(self.device):
+            state = self._resume(names)
+            try:
+                for index, spec in enumerate(phases):
+                    if state is not None and (index < state["phase_index"]
+                                              or (index == state["phase_index"] and state["phase_done"])):
+                        continue
+                    resumed = state if state is not None and index == state["phase_index"] else None
+                    self._run_phase(index, spec, phases, resumed)
+            finally:
+                for name, param in self.model.named_parameters():
+                    param.requires_grad_(frozen_before[name])
         if phases and self._has_best(phases[-1].phase.name):
             self._load_best(phases[-1].phase.name)
         return self._result()
@@ -252,12 +168,12 @@ class Trainer:
         phase = spec.phase
         if state is None:
             self._apply_init(index, phase, phases)
-            prog = _Progress()
+            prog = PhaseProgress()
         else:
-            prog = _Progress(**state["progress"])
+            prog = PhaseProgress(**state["progress"])
         params = self._set_trainable(phase)
         base_lr = phase.lr if phase.lr is not None else self.config.lr
-        optimizer = self._optimizer(params, base_lr)
+        optimizer = build_optimizer(self.config, params, base_lr)
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
         model = self._wrap(spec)
@@ -269,31 +185,33 @@ class Trainer:
             state = None
             metrics = self._validate(spec)
             stop = self._update_best(spec, metrics, prog)
-            loss_sum, loss_count = distributed.all_reduce_sum([prog.loss_sum, prog.loss_count], self.device)
-            record = {"scope": "epoch", "phase": phase.name, "epoch": epoch, "step": self._ledger["global_step"],
-                      "train_loss": loss_sum / max(loss_count, 1.0),
-                      **{f"train_{k}": v / prog.log_counts[k] for k, v in sorted(prog.log_sums.items())
-                         if k != "loss"},
-                      **metrics, "lr": lr, "time_s": time.perf_counter() - started}
-            self._ledger["history"].append(record)
+            record = self._epoch_record(phase.name, epoch, prog, metrics, lr, started)
+            self._ledger.history.append(record)
             if self.run is not None and self.rank == 0:
                 self.run.log_metrics(record)
-            prog.epochs_done, prog.step_in_epoch = epoch + 1, 0
-            prog.loss_sum, prog.loss_count, prog.log_sums, prog.log_counts = 0.0, 0, {}, {}
+            prog.end_epoch(epoch)
             done = stop or epoch + 1 == phase.epochs
-            self._ledger["stopped_early"][phase.name] = bool(stop)
+            self._ledger.stopped_early[phase.name] = bool(stop)
             improved = spec.monitor is not None and prog.bad_epochs == 0
             self._checkpoint(index, optimizer, prog, phase_done=done,
                              save_best=improved or (done and spec.monitor is None))
             if stop:
                 break
-        self._ledger["stopped_early"].setdefault(phase.name, False)
+        self._ledger.stopped_early.setdefault(phase.name, False)
+
+    def _epoch_record(self, phase: str, epoch: int, prog: PhaseProgress, metrics: dict[str, float], lr: float,
+                      started: float) -> dict[str, Any]:
+        """The epoch's ``metrics.jsonl`` record; the loss is averaged over every rank's steps."""
+        loss_sum, loss_count = distributed.all_reduce_sum([prog.loss_sum, prog.loss_count], self.device)
+        return {"scope": "epoch", "phase": phase, "epoch": epoch, "step": self._ledger.global_step,
+                "train_loss": loss_sum / max(loss_count, 1.0), **prog.log_means(), **metrics, "lr": lr,
+                "time_s": time.perf_counter() - started}
 
     def _train_epoch(self, index: int, spec: PhaseSpec, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     params: list[nn.Parameter], base_lr: float, epoch: int, prog: _Progress,
+                     params: list[nn.Parameter], base_lr: float, epoch: int, prog: PhaseProgress,
                      mid_state: dict | None) -> float:
         phase = spec.phase
-        torch.manual_seed(derived_seed(self.seed, index, epoch, self.rank, _TORCH))
+        seed_generators(derived_seed(self.seed, index, epoch, self.rank, _TORCH), self.device)
         generator = torch.Generator().manual_seed(derived_seed(self.seed, index, epoch, self.rank, _STEP))
         skip = 0
         if mid_state is not None:
@@ -304,7 +222,7 @@ class Trainer:
                                  generator=np.random.default_rng(derived_seed(self.seed, index, epoch, 0, _BATCHES)))
         batches = spec.batches(epoch_ctx)
         cap = phase.max_steps_per_epoch or self.config.max_steps_per_epoch
-        length = _length(batches, cap)
+        length = epoch_length(batches, cap)
         if self.config.schedule == "cosine" and prog.steps_per_epoch == 0:
             if length is None:
                 # Cosine needs the phase's total steps up front; an unsized epoch is counted once.
@@ -318,21 +236,15 @@ class Trainer:
         for position, batch in enumerate(progress(capped, total=length, description=description)):
             if position < skip:
                 continue
-            lr = self._schedule(base_lr, prog, epoch, phase.epochs)
+            lr = learning_rate(self.config, base_lr, prog, epoch, phase.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            ctx = StepContext(device=self.device, phase=phase.name, epoch=epoch, step=self._ledger["global_step"],
+            ctx = StepContext(device=self.device, phase=phase.name, epoch=epoch, step=self._ledger.global_step,
                               rank=self.rank, world_size=self.world_size, generator=generator)
             loss_value, logs = self._step(spec, model, optimizer, params, batch, ctx)
-            self._ledger["global_step"] += 1
-            prog.phase_step += 1
-            prog.step_in_epoch = position + 1
-            prog.loss_sum += loss_value
-            prog.loss_count += 1
-            for key, value in logs.items():
-                prog.log_sums[key] = prog.log_sums.get(key, 0.0) + value
-                prog.log_counts[key] = prog.log_counts.get(key, 0) + 1
-            step = self._ledger["global_step"]
+            self._ledger.global_step += 1
+            prog.add_step(position, loss_value, logs)
+            step = self._ledger.global_step
             if self.log_every_steps and step % self.log_every_steps == 0 and self.run is not None and self.rank == 0:
                 self.run.log_metrics({"scope": "step", "phase": phase.name, "epoch": epoch, "step": step,
                                       "train_loss": loss_value, "lr": lr, **logs})
@@ -362,7 +274,7 @@ class Trainer:
         optimizer.step()
         return loss_value, {key: float(value) for key, value in (logs or {}).items()}
 
-    # -- phases: initial weights, trainable parameters, optimiser, schedule ----------------
+    # -- phases: initial weights, trainable parameters, DDP ---------------------------------
 
     def _apply_init(self, index: int, phase: Phase, phases: list[PhaseSpec]) -> None:
         if phase.init_from == "none":
@@ -394,23 +306,6 @@ class Trainer:
                              hint="check train.phases[].trainable")
         return params
 
-    def _optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-        decay = self.config.weight_decay
-        if self.config.optimizer == "adam":
-            return torch.optim.Adam(params, lr=lr, weight_decay=decay)
-        if self.config.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
-        return torch.optim.SGD(params, lr=lr, weight_decay=decay)
-
-    def _schedule(self, base_lr: float, prog: _Progress, epoch: int, epochs: int) -> float:
-        """The learning rate of the next step: cosine per step over the phase, exponential per epoch."""
-        if self.config.schedule == "cosine":
-            total = max(prog.steps_per_epoch * epochs, 1)
-            return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(prog.phase_step / total, 1.0)))
-        if self.config.schedule == "exponential":
-            return base_lr * self.config.gamma ** epoch
-        return base_lr
-
     def _wrap(self, spec: PhaseSpec) -> nn.Module:
         if self.world_size <= 1:
             return self.model
@@ -434,37 +329,31 @@ class Trainer:
         # Every rank validates; rank 0's numbers decide, so early stopping agrees everywhere.
         return distributed.broadcast_object(metrics)
 
-    def _update_best(self, spec: PhaseSpec, metrics: dict[str, float], prog: _Progress) -> bool:
+    def _update_best(self, spec: PhaseSpec, metrics: dict[str, float], prog: PhaseProgress) -> bool:
         """Track the monitored value; return whether to stop early."""
         if spec.monitor is None:
             return False
         if spec.monitor not in metrics:
             raise KeyError(f"phase {spec.phase.name!r} monitors {spec.monitor!r}, but validate() returned "
                            f"{sorted(metrics)}")
-        value = metrics[spec.monitor]
-        better = math.isfinite(value) and (prog.best_value is None or
-                                           (value > prog.best_value if spec.mode == "max" else value < prog.best_value))
-        if better:
-            prog.best_value, prog.bad_epochs = value, 0
-        else:
-            prog.bad_epochs += 1
+        prog.observe(metrics[spec.monitor], spec.mode)
         patience = self.config.early_stopping_patience
         return patience is not None and prog.bad_epochs >= patience
 
     def _has_best(self, name: str) -> bool:
-        return name in self._ledger["best_files"] or name in self._memory_best
+        return name in self._ledger.best_files or name in self._memory_best
 
     def _load_best(self, name: str) -> None:
         bare = self.unwrap(self.model)
         if self.run is None:
             bare.load_state_dict(self._memory_best[name])
         else:
-            load_weights(bare, self.run.checkpoint_dir / self._ledger["best_files"][name])
+            load_weights(bare, self.run.checkpoint_dir / self._ledger.best_files[name])
 
     # -- checkpoints and resume ------------------------------------------------------------
 
     def _checkpoint(self, index: int, optimizer: torch.optim.Optimizer,
-                    prog: _Progress, *, phase_done: bool, save_best: bool, rng: list | None = None) -> None:
+                    prog: PhaseProgress, *, phase_done: bool, save_best: bool, rng: list | None = None) -> None:
         bare = self.unwrap(self.model)
         name = self._names[index]
         if self.run is None:
@@ -473,7 +362,7 @@ class Trainer:
             return
         best_file = f"best-{name}.safetensors"
         if save_best:
-            self._ledger["best_files"][name] = best_file
+            self._ledger.best_files[name] = best_file
         if rng is not None:
             rng = distributed.all_gather_object(rng)
         if self.rank == 0:
@@ -481,9 +370,8 @@ class Trainer:
             state = {"format": STATE_FORMAT, "seed": self.seed, "phase_names": self._names,
                      "world_size": self.world_size, "phase_index": index, "phase_done": phase_done,
                      "progress": vars(prog).copy(), "optimizer": optimizer.state_dict(), "rng": rng or [],
-                     **{key: value for key, value in self._ledger.items() if key != "files"},
-                     "files": self._ledger["files"]}
-            self._ledger["files"] = commit_checkpoint(self.run.checkpoint_dir, STATE_FILE, state, weights)
+                     **self._ledger.state()}
+            self._ledger.files = commit_checkpoint(self.run.checkpoint_dir, STATE_FILE, state, weights)
         distributed.barrier()
 
     def _resume(self, names: list[str]) -> dict | None:
@@ -501,8 +389,7 @@ class Trainer:
         state = load_state(folder / STATE_FILE)
         check_resumable(state, folder / STATE_FILE, seed=self.seed, phase_names=names, world_size=self.world_size)
         load_weights(self.unwrap(self.model), folder / LAST_FILE)
-        for key in ("history", "stopped_early", "best_files", "files", "global_step"):
-            self._ledger[key] = state[key]
+        self._ledger = Ledger.from_state(state)
         if self.rank == 0:
             drop_uncommitted_records(self.run.run_dir / "metrics.jsonl", state)
         return state
@@ -515,22 +402,13 @@ class Trainer:
 
     def _result(self) -> FitResult:
         folder = self.run.checkpoint_dir if self.run is not None else None
-        files = distributed.broadcast_object(self._ledger["files"])
-        best_files = self._ledger["best_files"]
+        files = distributed.broadcast_object(self._ledger.files)
+        best_files = self._ledger.best_files
         return FitResult(
-            history=list(self._ledger["history"]),
+            history=list(self._ledger.history),
             best={name: folder / file for name, file in best_files.items()} if folder else {},
             last=folder / LAST_FILE if folder is not None and LAST_FILE in files else None,
-            stopped_early=dict(self._ledger["stopped_early"]),
-            steps=int(self._ledger["global_step"]),
+            stopped_early=dict(self._ledger.stopped_early),
+            steps=int(self._ledger.global_step),
             best_sha256={name: files[file] for name, file in best_files.items() if file in files},
         )
-
-
-def _length(batches: Iterable[Any], cap: int | None) -> int | None:
-    """Steps the epoch will take, when it can be known without iterating."""
-    try:
-        size = len(batches)  # type: ignore[arg-type]
-    except TypeError:
-        return cap
-    return size if cap is None else min(size, cap)

@@ -13,6 +13,7 @@ __all__ = ["console", "set_quiet", "is_quiet", "info", "progress"]
 
 T = TypeVar("T")
 
+#: The rich console every message and progress bar is drawn on (stderr).
 console = Console(stderr=True, highlight=False)
 _quiet = os.environ.get("BIOCL_QUIET", "") not in ("", "0")
 

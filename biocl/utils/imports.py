@@ -14,10 +14,19 @@ from types import ModuleType
 
 from biocl.utils.errors import BioclError
 
-__all__ = ["soft_import", "EXTRAS"]
+__all__ = ["soft_import", "install_hint", "EXTRAS"]
 
 #: The pip extra that brings each optional package.
 EXTRAS = {"transformers": "hf", "faiss": "faiss", "pysam": "bam"}
+
+
+def install_hint(name: str) -> str:
+    """What to run to install the optional package ``name``: ``pip install 'biocl[<extra>]'``.
+
+    Packages that no extra brings are named as they are (``pip install <name>``).
+    """
+    extra = EXTRAS.get(name)
+    return f"pip install 'biocl[{extra}]'" if extra else f"pip install {name}"
 
 
 def soft_import(name: str, purpose: str, *, path: str | Path | None = None) -> ModuleType:
@@ -45,7 +54,5 @@ def soft_import(name: str, purpose: str, *, path: str | Path | None = None) -> M
     try:
         return importlib.import_module(name)
     except ImportError:
-        extra = EXTRAS.get(name)
-        hint = f"pip install 'biocl[{extra}]'" if extra else f"pip install {name}"
         raise BioclError(f"{purpose} needs the `{name}` package, which is not installed", path=path,
-                         hint=hint) from None
+                         hint=install_hint(name)) from None

@@ -186,7 +186,7 @@ def transformers_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     from biocl.encoders.pretrained import dnabert
 
     calls: list[dict] = []
-    monkeypatch.setattr(dnabert, "_import_transformers", lambda: _fake_transformers(calls))
+    monkeypatch.setattr(dnabert, "soft_import", lambda name, purpose, **kwargs: _fake_transformers(calls))
     return calls
 
 

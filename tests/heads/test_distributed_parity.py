@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
+import torch.multiprocessing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import heads_parity_worker as worker  # noqa: E402
@@ -38,11 +38,13 @@ def _free_port() -> int:
 
 
 _RESULTS: dict[int, dict | str] = {}
+_SPAWN_FAILURES = (torch.multiprocessing.ProcessRaisedException, torch.multiprocessing.ProcessExitedException)
 
 
 def _spawn(world_size: int, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
-    mp.spawn(worker.run_worker, args=(world_size, _free_port(), str(out_dir)), nprocs=world_size, join=True)
+    torch.multiprocessing.spawn(worker.run_worker, args=(world_size, _free_port(), str(out_dir)), nprocs=world_size,
+                                join=True)
     return torch.load(out_dir / "results.pt", weights_only=True)
 
 
@@ -55,11 +57,11 @@ def _spawned(world_size: int, tmp_dir: Path) -> dict:
     if world_size not in _RESULTS:
         try:
             _RESULTS[world_size] = _spawn(world_size, tmp_dir / f"world{world_size}")
-        except (mp.ProcessRaisedException, mp.ProcessExitedException) as first:
+        except _SPAWN_FAILURES as first:
             warnings.warn(f"W={world_size} spawn failed once, retrying on a fresh port: {first}", stacklevel=1)
             try:
                 _RESULTS[world_size] = _spawn(world_size, tmp_dir / f"world{world_size}-retry")
-            except (mp.ProcessRaisedException, mp.ProcessExitedException) as second:
+            except _SPAWN_FAILURES as second:
                 _RESULTS[world_size] = f"{first}\n--- retry ---\n{second}"
     result = _RESULTS[world_size]
     if isinstance(result, str):

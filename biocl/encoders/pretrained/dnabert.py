@@ -6,9 +6,11 @@ code inside the folder; running it needs ``trust_remote_code``, which is passed 
 when the user asked for it (``--trust-remote-code`` / ``model.trust_remote_code: true``),
 never turned on here.
 
-The adapter has the embedding interface of :class:`biocl.encoders.dna.DnaConvEncoder`
+The adapter has the embedding interface of every :class:`biocl.encoders.dna.DnaEncoder`
 (``tokenize``, ``forward(tokens, mask, mix)``, ``n_mix_layers``, ``output_dim``), so
-:func:`biocl.encoders.dna.embed_sequences` and the C2LR training steps use either.
+:func:`biocl.encoders.dna.embed_sequences` and the C2LR training steps use it like the
+default encoder. It is registered as ``"hf_dna"``; biocl does not save it (the folder it
+was loaded from is the model, and a run's checkpoints hold its trained weights).
 
 The embedding is the mean of the last layer's hidden states over real tokens (the paper's
 pooling). MI-Mix mixes the input of transformer layer ``k`` through a forward hook (layer 0
@@ -28,33 +30,26 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from biocl.encoders.base import Encoder
+from biocl.encoders.base import register_encoder
+from biocl.encoders.dna import DnaEncoder
+from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
+from biocl.utils.imports import soft_import
 
-__all__ = ["PretrainedDnaEncoder", "HF_INSTALL_HINT", "mix_layer_input", "mix_padded_or_unpadded"]
-
-HF_INSTALL_HINT = "pip install 'biocl[hf]'"
-
-
-def _import_transformers() -> Any:
-    try:
-        import transformers
-    except ImportError:
-        raise BioclError("loading a pretrained DNA model needs the `transformers` package",
-                         hint=HF_INSTALL_HINT) from None
-    return transformers
+__all__ = ["PretrainedDnaEncoder", "mix_layer_input", "mix_padded_or_unpadded"]
 
 
-class PretrainedDnaEncoder(Encoder):
+@register_encoder("hf_dna")
+@fill_doc
+class PretrainedDnaEncoder(DnaEncoder):
     """A Hugging Face DNA model from a local folder, mean-pooled over its last layer.
 
     Parameters
     ----------
     path : str | Path
         Folder holding ``config.json``, the weights and the tokenizer files.
-    trust_remote_code : bool
-        Run model code shipped in the folder (DNABERT-2/-S need it). Only set it for folders
-        you trust.
+    %(trust_remote_code)s
+        DNABERT-2/-S need it.
     max_tokens : int
         Tokens per window after tokenisation (the paper: 2,000 BPE tokens for 10 kb).
     mix_layers : {"all", "embeddings"}
@@ -62,7 +57,7 @@ class PretrainedDnaEncoder(Encoder):
         layers take unpadded hidden states).
     """
 
-    modality: ClassVar[str] = "dna"
+    needs_checkpoint: ClassVar[bool] = True
 
     def __init__(self, path: str | Path, *, trust_remote_code: bool = False, max_tokens: int = 2000,
                  mix_layers: str = "all"):
@@ -75,7 +70,7 @@ class PretrainedDnaEncoder(Encoder):
                              hint="give the local folder of a Hugging Face checkpoint (nothing is downloaded)")
         if not (path / "config.json").is_file():
             raise BioclError("not a Hugging Face model folder (no config.json)", path=path)
-        transformers = _import_transformers()
+        transformers = soft_import("transformers", "loading a pretrained DNA model")
         try:
             self.hf_tokenizer = transformers.AutoTokenizer.from_pretrained(
                 str(path), local_files_only=True, trust_remote_code=trust_remote_code)
@@ -158,6 +153,13 @@ class PretrainedDnaEncoder(Encoder):
             return mix_layer_input(args, kwargs, lam, perm, mask)
 
         return self._layers[layer].register_forward_pre_hook(pre_hook, with_kwargs=True)
+
+    @classmethod
+    def tiny(cls, checkpoint: str | Path | None = None) -> PretrainedDnaEncoder:
+        """The adapter of a tiny checkpoint folder (the contract tests write one), 64 tokens per window."""
+        if checkpoint is None:
+            raise ValueError("PretrainedDnaEncoder.tiny needs a tiny checkpoint folder")
+        return cls(checkpoint, max_tokens=64)
 
     def example_inputs(self, batch_size: int = 2, generator: torch.Generator | None = None) -> dict[str, Any]:
         """Random token ids (16 per row) with a padded tail on the last row."""

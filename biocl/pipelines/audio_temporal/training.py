@@ -18,7 +18,7 @@ from biocl.pipelines.audio_temporal.batches import PhaseBatches
 from biocl.protocols.audio_temporal import PAPER_TRAINABLE, PHASE_NAMES
 from biocl.protocols.base import Phase, Protocol
 from biocl.utils.errors import BioclError
-from biocl.utils.seeding import seeded_torch
+from biocl.utils.seeding import seeded
 
 __all__ = ["build_model", "check_vocabulary", "Trainee", "phase_specs"]
 
@@ -36,7 +36,7 @@ def build_model(protocol: Protocol, captions: list[str] | None = None) -> nn.Mod
         return model
     if spec.kind == "hf_clap":
         return HFClapAdapter(protocol.resolve_path(spec.pretrained_path))
-    with seeded_torch(protocol.seed):
+    with seeded(protocol.seed):
         return CompactClap.build(captions or [], sample_rate_hz=protocol.data.sample_rate_hz,
                                  audio=spec.audio.model_dump(), text=spec.text.model_dump(), embed_dim=spec.embed_dim,
                                  projection_hidden_dim=spec.projection_hidden_dim, init_log_scale=spec.init_log_scale)

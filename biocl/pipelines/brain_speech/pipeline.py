@@ -36,7 +36,7 @@ from biocl.encoders.brain import SimpleConv
 from biocl.evaluate.baselines import chance_metrics
 from biocl.heads.losses import ClipLoss
 from biocl.utils.io import write_json
-from biocl.utils.seeding import seeded_torch
+from biocl.utils.seeding import seeded
 from biocl.pipelines.brain_speech import evaluation
 from biocl.pipelines.brain_speech.data import BrainSpeechData, prepare_data
 from biocl.pipelines.brain_speech.details import run_details
@@ -122,7 +122,7 @@ def train(protocol: Protocol, context: RunContext | None, bundle: BrainSpeechDat
 
     # Initial weights from the protocol's seed alone, whatever ran before in this process
     # (a simulation, or nothing when its output was cached); the global state is restored.
-    with seeded_torch(protocol.seed):
+    with seeded(protocol.seed):
         net = build_net(protocol, len(bundle.subject_index), int(bundle.silence.size))
     trainer = Trainer(net, protocol.train, run=context, seed=protocol.seed)
     device, bf16 = trainer.device, protocol.train.bf16 and trainer.device.type == "cuda"

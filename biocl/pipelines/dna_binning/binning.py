@@ -119,10 +119,10 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         The summary also written to ``summary.json``.
     """
     from biocl.data.dna.tnf import CanonicalTNF
-    from biocl.encoders.dna import DnaConvEncoder, embed_sequences, save_dna_encoder
+    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
     from biocl.pipelines.dna_species.training import load_embedding_model
     from biocl.train import select_device
-    from biocl.utils.seeding import seeded_torch
+    from biocl.utils.seeding import seeded
 
     if features not in ("learned", "tnf"):
         raise BioclError(f"unknown features {features!r}", hint="use 'learned' or 'tnf'")
@@ -141,7 +141,7 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
             return transformer.fit_transform(seqs)
     else:
         # Self-training builds the projection head, so it shares the encoder's seeded block.
-        with seeded_torch(seed):
+        with seeded(seed):
             encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
             if training.steps > 0:
                 encoder = training.fit(encoder, {r.id: r.seq for r in kept}, seed=seed, device=device)
@@ -150,9 +150,9 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         summary.update(model=str(model) if model else "default", train_steps=training.steps,
                        mimix_steps=training.mimix_steps)
         if save_model is not None:
-            if not isinstance(encoder, DnaConvEncoder):
+            if not encoder.savable:
                 raise BioclError("--save-model writes the default encoder only", path=save_model)
-            summary["model_sha256"] = save_dna_encoder(encoder.cpu(), save_model)
+            summary["model_sha256"] = encoder.cpu().save(save_model)
             encoder = encoder.to(run_device)
 
         def featurize(seqs: list[str]) -> np.ndarray:

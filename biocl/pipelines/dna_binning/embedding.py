@@ -72,11 +72,11 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
     from biocl.pipelines.dna_species.training import load_embedding_model
     from biocl.train import distributed, select_device
     from biocl.utils.io import atomic_path, write_text
-    from biocl.utils.seeding import seeded_torch
+    from biocl.utils.seeding import seeded
 
     stats = ReadStats()
     records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
-    with seeded_torch(seed):
+    with seeded(seed):
         if model == "default":
             encoder = DnaConvEncoder()
             if steps > 0:

@@ -60,7 +60,7 @@ class SelfTraining:
             Each group's sequences; both views of a positive pair come from one group.
         seed : int
             Seed of the batches and of MI-Mix. The projection head draws its initial weights
-            from torch's CPU generator: call this inside :func:`biocl.utils.seeding.seeded_torch`
+            from torch's CPU generator: call this inside :func:`biocl.utils.seeding.seeded`
             with the encoder's construction for reproducible weights.
         %(device)s
 
@@ -111,13 +111,13 @@ def train_encoder(fasta: Sequence[str | Path], out: str | Path, *, group_by: str
         For an unknown ``group_by``, or a sequence id in two files with ``group_by="sequence"``.
     """
     from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder, save_dna_encoder
-    from biocl.utils.seeding import seeded_torch
+    from biocl.utils.seeding import seeded
 
     if group_by not in GROUP_BY:
         raise BioclError(f"unknown --group-by {group_by!r}", hint="use 'sequence' or 'file'")
     groups = _group_sequences(fasta, group_by=group_by, min_length_bp=min_length_bp)
     # Self-training builds the projection head, so it shares the encoder's seeded block.
-    with seeded_torch(seed):
+    with seeded(seed):
         encoder = load_dna_encoder(init) if init else DnaConvEncoder()
         encoder = training.fit(encoder, groups, seed=seed, device=device)
     digest = save_dna_encoder(encoder, out)

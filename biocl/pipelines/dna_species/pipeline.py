@@ -26,7 +26,7 @@ import torch
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_file, sha256_files
-from biocl.utils.seeding import seeded_torch
+from biocl.utils.seeding import seeded
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext
 
@@ -36,7 +36,6 @@ __all__ = ["run", "split_species", "load_genomes"]
 def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     """Run the ``dna_species`` pipeline; see the module docstring."""
     from biocl.utils.console import info
-    from biocl.encoders.dna import DnaConvEncoder, save_dna_encoder
     from biocl.pipelines.dna_species.scoring import assemble_result, score_all
     from biocl.pipelines.dna_species.training import ContrastiveDnaModel, build_phase_specs
     from biocl.train import Trainer, select_device
@@ -59,7 +58,7 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
                           seed=protocol.seed + 2)
 
     # The encoder and its head draw their initial weights from the protocol's seed alone.
-    with seeded_torch(protocol.seed):
+    with seeded(protocol.seed):
         encoder = _build_encoder(protocol)
         before = copy.deepcopy(encoder) if "before_training" in protocol.evaluate.baselines else None
         model = ContrastiveDnaModel(encoder, head_hidden_dim=model_cfg.head_hidden_dim,
@@ -75,9 +74,9 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     encoder = Trainer.unwrap(model).encoder
 
     checkpoint = {"path": None, "sha256": None}
-    if isinstance(encoder, DnaConvEncoder) and context.is_main:
+    if encoder.savable and context.is_main:
         path = context.checkpoint_dir / "encoder.safetensors"
-        checkpoint = {"path": str(path), "sha256": save_dna_encoder(encoder, path)}
+        checkpoint = {"path": str(path), "sha256": encoder.save(path)}
     elif fit.last is not None:
         checkpoint = {"path": str(fit.last), "sha256": sha256_file(fit.last)}
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from biocl.encoders.dna import DnaConvEncoder, load_dna_encoder
+from biocl.encoders.dna import load_dna_encoder
 from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Phase, TrainConfig
@@ -79,7 +79,7 @@ class ContrastiveDnaModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, mix: tuple | None = None) -> torch.Tensor:
         """Projected, L2-normalised embeddings of a batch of windows (one strand each)."""
-        if isinstance(self.encoder, DnaConvEncoder):
+        if self.encoder.averages_strands:
             hidden = self.encoder(tokens, mask, mix=mix, both_strands=self.both_strands)
         else:
             hidden = self.encoder(tokens, mask, mix=mix)

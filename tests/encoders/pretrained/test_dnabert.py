@@ -1,9 +1,8 @@
-"""The pretrained DNA adapter on a tiny, randomly initialised BERT saved to a temporary folder."""
+"""The pretrained DNA adapter on a tiny random BERT saved to a temporary folder (conftest)."""
 
 from __future__ import annotations
 
-import builtins
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,28 +10,10 @@ import pytest
 import torch
 
 from biocl.encoders.dna import embed_sequences
-from biocl.encoders.pretrained.dnabert import HF_INSTALL_HINT, PretrainedDnaEncoder
+from biocl.encoders.pretrained.dnabert import PretrainedDnaEncoder
 from biocl.utils.errors import BioclError
 
 transformers = pytest.importorskip("transformers")
-
-_BASES = "ACGTN"
-
-
-@pytest.fixture(scope="module")
-def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 16-wide BERT and a character-level WordPiece tokenizer, saved like a hub folder."""
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_BASES, *(f"##{b}" for b in _BASES)]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    # A vocab.txt plus tokenizer_config.json is the hub layout that both transformers 4 and 5 read.
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps({"do_lower_case": False, "tokenizer_class": "BertTokenizer", "model_max_length": 128}))
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
-    torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(folder)
-    return folder
 
 
 def _random_dna(rng: np.random.Generator, n: int) -> str:
@@ -106,17 +87,20 @@ def test_missing_folder_or_config_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_missing_transformers_names_the_extra(tiny_bert_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_transformers(name, *args, **kwargs):
-        if name == "transformers":
-            raise ImportError("no transformers")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_transformers)
-    with pytest.raises(BioclError) as err:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # what a missing package looks like to import
+    with pytest.raises(BioclError, match="`transformers` package") as err:
         PretrainedDnaEncoder(tiny_bert_dir)
-    assert HF_INSTALL_HINT in err.value.one_line()
+    assert "pip install 'biocl[hf]'" in err.value.one_line()
+
+
+def test_registered_as_an_adapter_biocl_does_not_save(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from biocl.encoders import ENCODERS
+
+    assert ENCODERS["hf_dna"] is PretrainedDnaEncoder and PretrainedDnaEncoder.needs_checkpoint
+    encoder = PretrainedDnaEncoder.tiny(tiny_bert_dir)
+    assert not encoder.savable and not encoder.averages_strands
+    with pytest.raises(BioclError, match="cannot save a PretrainedDnaEncoder"):
+        encoder.save(tmp_path / "encoder.safetensors")
 
 
 def test_unpadded_layer_inputs_mix_like_padded_ones() -> None:

@@ -1,8 +1,8 @@
-"""The Hugging Face CLAP adapter, on a tiny randomly initialised checkpoint saved to a temporary folder."""
+"""The Hugging Face CLAP adapter, on a tiny random checkpoint saved to a temporary folder (conftest)."""
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,43 +14,8 @@ from biocl.utils.errors import BioclError
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter")
 
 
-def _byte_level_tokenizer(folder: Path):
-    """A RoBERTa byte-level BPE tokenizer with one token per byte (no merges): nothing downloaded."""
-    from transformers import RobertaTokenizer
-
-    # GPT-2's byte-to-character table: printable bytes stand for themselves, the others
-    # are shifted past 255.
-    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    characters = [chr(b) for b in printable] + [chr(256 + i) for i in range(256 - len(printable))]
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    vocab = {token: i for i, token in enumerate(specials + characters)}
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    return RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")), len(vocab)
-
-
-@pytest.fixture(scope="module")
-def tiny_clap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    transformers = pytest.importorskip("transformers")
-    folder = tmp_path_factory.mktemp("tiny_clap")
-    tokenizer, vocab_size = _byte_level_tokenizer(folder)
-    config = transformers.ClapConfig(
-        text_config=dict(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=64, projection_dim=16),
-        audio_config=dict(num_mel_bins=16, window_size=4, spec_size=64, patch_size=2, patch_stride=2, hidden_size=32,
-                          patch_embeds_hidden_size=16, projection_dim=16, depths=[1, 1], num_hidden_layers=2,
-                          num_attention_heads=[2, 2], enable_fusion=False),
-        projection_dim=16)
-    torch.manual_seed(0)
-    transformers.ClapModel(config).save_pretrained(folder)
-    extractor = transformers.ClapFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, max_length_s=1,
-                                                  fft_window_size=512, truncation="fusion", padding="repeatpad")
-    transformers.ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
-    return folder
-
-
 def test_adapter_embeds_deterministically_without_crops(tiny_clap_dir: Path) -> None:
-    from biocl.encoders.clap import HFClapAdapter
+    from biocl.encoders.pretrained.clap import HFClapAdapter
 
     model = HFClapAdapter(tiny_clap_dir)
     assert model.sample_rate_hz == 16000 and model.embed_dim == 16
@@ -68,7 +33,7 @@ def test_adapter_embeds_deterministically_without_crops(tiny_clap_dir: Path) -> 
 
 
 def test_adapter_trains_through_the_shared_interface(tiny_clap_dir: Path) -> None:
-    from biocl.encoders.clap import HFClapAdapter
+    from biocl.encoders.pretrained.clap import HFClapAdapter
     from biocl.heads.losses import TNCELoss
 
     model = HFClapAdapter(tiny_clap_dir)
@@ -88,7 +53,8 @@ def test_adapter_trains_through_the_shared_interface(tiny_clap_dir: Path) -> Non
 
 
 def test_adapter_save_and_reload(tiny_clap_dir: Path, tmp_path: Path) -> None:
-    from biocl.encoders.clap import HFClapAdapter, load_clap
+    from biocl.encoders.clap import load_clap
+    from biocl.encoders.pretrained.clap import HFClapAdapter
 
     model = HFClapAdapter(tiny_clap_dir)
     with torch.no_grad():
@@ -100,7 +66,7 @@ def test_adapter_save_and_reload(tiny_clap_dir: Path, tmp_path: Path) -> None:
 
 def test_missing_folder_names_the_path_and_the_extra(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
-    from biocl.encoders.clap import HFClapAdapter
+    from biocl.encoders.pretrained.clap import HFClapAdapter
 
     with pytest.raises(BioclError, match="not found") as err:
         HFClapAdapter(tmp_path / "laion-clap")
@@ -111,20 +77,21 @@ def test_missing_folder_names_the_path_and_the_extra(tmp_path: Path) -> None:
 
 
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import builtins
+    from biocl.encoders.pretrained.clap import HFClapAdapter
 
-    from biocl.encoders.clap import HFClapAdapter
-
-    real_import = builtins.__import__
-
-    def no_transformers(name: str, *args, **kwargs):
-        if name == "transformers":
-            raise ImportError("No module named 'transformers'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_transformers)
+    monkeypatch.setitem(sys.modules, "transformers", None)  # what a missing package looks like to import
     with pytest.raises(BioclError, match=r"pip install 'biocl\[hf\]'"):
         HFClapAdapter(tmp_path)
+
+
+def test_registered_with_the_dual_encoder_contract(tiny_clap_dir: Path) -> None:
+    from biocl.encoders import ENCODERS
+    from biocl.encoders.pretrained.clap import HFClapAdapter
+
+    assert ENCODERS["hf_clap"] is HFClapAdapter and HFClapAdapter.needs_checkpoint
+    model = HFClapAdapter.tiny(tiny_clap_dir)
+    assert model.modality == "audio+text" and model.n_outputs == 2 and model.savable
+    assert model.output_dim == model.embed_dim == 16
 
 
 def test_pipeline_post_trains_a_pretrained_clap(tiny_clap_dir: Path, tmp_path: Path,

@@ -346,3 +346,29 @@ def test_step_cap_and_unsized_batches_under_cosine(toy, tmp_path: Path) -> None:
         assert result.steps == steps
         assert lrs == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * t / steps)) for t in range(steps)])
         assert drawn == [0] * (steps // 2) + [1] * (steps // 2)
+
+
+def _dropout_model() -> nn.Module:
+    """An MLP with dropout: its masks come from torch's global generator, not from ctx.generator."""
+    from biocl.utils.seeding import seeded
+
+    with seeded(0):
+        return nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Tanh(), nn.Linear(8, 1))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_fit_gives_the_caller_its_generator_back_and_ignores_it(toy, device: str) -> None:
+    phases = toy.phase_specs(toy.default_phases([2, 1]))
+    trained = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        before_cpu = torch.get_rng_state()
+        before_cuda = torch.cuda.get_rng_state() if device == "cuda" else None
+        model = _dropout_model()
+        Trainer(model, _config(device=device), run=None, seed=0).fit(phases)
+        assert torch.equal(torch.get_rng_state(), before_cpu)
+        if before_cuda is not None:
+            assert torch.equal(torch.cuda.get_rng_state(), before_cuda)
+        trained.append(_params(model))
+    # The dropout masks are drawn from the trainer's own reseeding, whatever the caller's state.
+    assert _equal(*trained)
