@@ -1,6 +1,6 @@
 """SimpleConv: the brain encoder of Défossez et al. 2023 (brainmagick's ``SimpleConv``).
 
-The layers, in order (REFERENCE §1):
+The layers, in order (Défossez et al. 2023, "Model"):
 
 1. spatial attention: each sensor's 2-D layout position in [0, 1] gets a Fourier embedding
    (32 frequencies per axis, cos and sin, over [-0.2, 1.2]); each of 270 heads scores the

@@ -1,6 +1,6 @@
 """The ``data``, ``model``, ``loss`` and ``evaluate`` sections of an audio temporal post-training protocol.
 
-Defaults follow TeminAL / ZSTE (Sinha et al. 2024, REFERENCE §3) where the paper fixes a
+Defaults follow TeminAL / ZSTE (Sinha et al. 2024) where the paper fixes a
 value (bare "A before B" captions, no gap, "this is a sound of <class>" prompts, 50
 task-4 candidates) and are sized for 2 CPU cores elsewhere. Every step can be changed
 from the protocol file or with ``--set section.key=value``. This module imports nothing

@@ -1,6 +1,6 @@
 """The ``data``, ``model``, ``loss`` and ``evaluate`` sections of a brain-to-speech protocol.
 
-Defaults are the paper's (Défossez et al. 2023, REFERENCE §1) wherever the paper fixes a
+Defaults are the paper's (Défossez et al. 2023, section "Model" and Table 2) wherever the paper fixes a
 value; every step of preprocessing, the encoder's widths, the loss and the evaluation can
 be changed from the protocol file or with ``--set section.key=value``. This module imports
 nothing heavy: the protocol loader reads it to validate files.

@@ -1,18 +1,20 @@
-"""Small file helpers shared by every layer: atomic writes and content hashes."""
+"""Small file helpers shared by every layer: atomic files and folders, output checks, content hashes."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "write_text", "sha256_file", "sha256_bytes",
-           "sha256_files"]
+__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "write_json", "write_text", "sha256_file",
+           "sha256_bytes", "sha256_files", "write_error_message"]
 
 
 @contextlib.contextmanager
@@ -38,6 +40,82 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that ``path`` can become an output folder; return it.
+
+    The folder may not exist yet (its nearest existing parent must then be a writable
+    folder); an existing one must be a writable folder, and empty unless ``overwrite``.
+    Nothing is created.
+
+    Raises
+    ------
+    BioclError
+        Naming the path and what to do: it is a file, is not writable, or is not empty.
+    """
+    from biocl.utils.errors import BioclError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BioclError("the output location is a file, not a folder", path=path,
+                         hint="give a folder path (it is created if missing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BioclError(f"cannot create the output folder: {existing} is a file", path=path,
+                         hint="give a path under a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BioclError(f"cannot write to {existing} (permission denied or a read-only file system)", path=path,
+                         hint="choose a folder you can write to")
+    if existing == path and not overwrite and any(path.iterdir()):
+        raise BioclError("the output folder exists and is not empty", path=path,
+                         hint="choose a new folder, or pass --overwrite to replace its results")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` as a whole.
+
+    A result set (bins and their tables, say) is written into the temporary folder, then
+    renamed into place, so a reader sees the previous results or the new ones, never a
+    mix; on an exception the temporary folder is removed and ``path`` is left as it was.
+    An existing ``path`` is moved aside first and deleted only after the new folder is in
+    place.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    old = None
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.{os.getpid()}.old")
+            os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if old is not None:
+                os.replace(old, path)
+                old = None
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def write_error_message(err: OSError, path: str | Path) -> str:
+    """One line saying which write failed and why, for an ``OSError`` raised while writing ``path``."""
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}.get(
+        err.errno, err.strerror or type(err).__name__)
+    return f"cannot write {err.filename or path}: {reason}"
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -19,7 +19,7 @@ def test_registered_and_tiny_shapes():
 
 
 def test_paper_width_parameter_count():
-    # REFERENCE §1: about 7.6 M shared parameters and 72,900 (270 x 270) per subject.
+    # Défossez et al. 2023: about 7.6 M shared parameters and 72,900 (270 x 270) per subject.
     one = SimpleConv(n_subjects=1, output_dim=1024)
     four = SimpleConv(n_subjects=4, output_dim=1024)
     assert one.per_subject_parameter_count() == 72_900

@@ -1,7 +1,7 @@
 """Input security: checkpoints are never unpickled, remote code runs only when asked, paths stay put.
 
 Related tests elsewhere: protocols are read with ``yaml.safe_load`` (a ``!!python`` tag is
-refused: ``tests/test_protocols.py::test_yaml_is_loaded_safely``); user strings in
+refused: ``tests/protocols/test_base.py::test_yaml_is_loaded_safely``); user strings in
 ``report.html`` are escaped (``tests/report/test_report_builder.py::test_user_strings_are_escaped``);
 an events.tsv ``trial_type`` is parsed, never evaluated
 (``tests/hardening/test_fuzz_readers.py::test_a_trial_type_literal_is_never_executed``).

@@ -33,3 +33,37 @@ def test_atomic_writes_get_the_umask_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_check_output_dir_refuses_files_and_non_empty_folders(tmp_path: Path) -> None:
+    from biocl.utils.errors import BioclError
+    from biocl.utils.io import check_output_dir
+
+    assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(BioclError, match="is a file"):
+        check_output_dir(tmp_path / "file")
+    with pytest.raises(BioclError, match="is a file"):
+        check_output_dir(tmp_path / "file" / "below")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old.txt").write_text("x")
+    with pytest.raises(BioclError, match="not empty"):
+        check_output_dir(tmp_path / "full")
+    assert check_output_dir(tmp_path / "full", overwrite=True) == tmp_path / "full"
+
+
+def test_atomic_directory_replaces_the_whole_folder_or_nothing(tmp_path: Path) -> None:
+    from biocl.utils.io import atomic_directory
+
+    target = tmp_path / "bins"
+    target.mkdir()
+    (target / "bin.1.fa").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "bin.1.fa").write_text("new")
+            raise RuntimeError("killed mid-write")
+    assert [p.name for p in target.iterdir()] == ["bin.1.fa"] and (target / "bin.1.fa").read_text() == "old"
+    with atomic_directory(target) as tmp:
+        (tmp / "bin.2.fa").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["bin.2.fa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bins"]
