@@ -5,8 +5,9 @@ test segment (a segment is a sentence id and a word index, so the same words hea
 subjects are one candidate); the window is correct at k when its own segment is among the
 k best-scored. Chance is k / number of candidates.
 
-Ranks are pessimistic: a candidate scored *equal* to the true one counts as ahead of it,
-so a model that scores everything the same is at chance, never at 100 %.
+Ranks follow the project's one tie rule (:mod:`biocl.evaluate.ranking`): a candidate scored
+*equal* to the true one counts as ahead of it, so a model that scores everything the same is
+at or below chance, never at 100 %.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+
+from biocl.evaluate.ranking import true_ranks
 
 __all__ = [
     "segment_scores",
@@ -65,26 +68,6 @@ def segment_scores(queries: np.ndarray | torch.Tensor, candidates: np.ndarray | 
     if not out:
         return np.zeros((0, c.shape[0]))
     return torch.cat(out).numpy()
-
-
-def true_ranks(scores: np.ndarray, true_index: np.ndarray) -> np.ndarray:
-    """0-based rank of each row's true candidate (ties counted against it).
-
-    Parameters
-    ----------
-    scores : array (n, m)
-    true_index : array (n,) of int
-        Column of each row's true candidate.
-
-    Returns
-    -------
-    array (n,) of int
-        Number of other candidates scored at least as high as the true one.
-    """
-    scores = np.asarray(scores)
-    true_index = np.asarray(true_index, dtype=np.int64)
-    true = scores[np.arange(scores.shape[0]), true_index]
-    return (scores >= true[:, None]).sum(axis=1) - 1
 
 
 def top_k_accuracy(ranks: np.ndarray, k: int) -> float:

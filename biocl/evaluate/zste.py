@@ -20,7 +20,9 @@ CompA-order scores (Winoground style) on each forward/reversed pair with caption
 its own caption, the audio score when each caption prefers its own clip, the group score
 when both hold (chance 25 / 25 / 16.7 %).
 
-Rankings break ties by the lower index (stable sort), so every result is deterministic.
+Ties count against the truth in every task (:mod:`biocl.evaluate.ranking`): a model whose
+embeddings cannot tell the items apart scores at or below chance, wherever the true caption
+sits among the candidates.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from itertools import permutations
 
 import numpy as np
 
+from biocl.evaluate.ranking import predicted_column, ranked_relevance, top_k_hits, top_set_exact
 from biocl.utils.templates import fill_template
 
 __all__ = [
@@ -38,7 +41,6 @@ __all__ = [
     "ZsteSet",
     "ZsteResult",
     "scaled_cosine",
-    "rank_order",
     "top1_correct",
     "top2_exact",
     "compa_order_scores",
@@ -133,20 +135,14 @@ def scaled_cosine(audio: np.ndarray, text: np.ndarray, log_scale: float) -> np.n
     return float(np.exp(log_scale)) * audio @ text.T
 
 
-def rank_order(scores: np.ndarray) -> np.ndarray:
-    """Column indices of each row from best to worst; ties go to the lower index."""
-    return np.argsort(-np.asarray(scores), axis=1, kind="stable")
-
-
 def top1_correct(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """1.0 where the best-scoring column of a row is ``truth[row]``, else 0.0."""
-    return (rank_order(scores)[:, 0] == np.asarray(truth)).astype(float)
+    """1.0 where column ``truth[row]`` scores strictly above every other column of a row, else 0.0."""
+    return top_k_hits(scores, truth, k=1)
 
 
 def top2_exact(scores: np.ndarray, truth_pairs: np.ndarray) -> np.ndarray:
-    """1.0 where the two best columns of a row are exactly the set ``truth_pairs[row]``."""
-    top2 = np.sort(rank_order(scores)[:, :2], axis=1)
-    return np.all(top2 == np.sort(np.asarray(truth_pairs), axis=1), axis=1).astype(float)
+    """1.0 where the two best columns of a row are exactly the set ``truth_pairs[row]`` (ties against it)."""
+    return top_set_exact(scores, truth_pairs)
 
 
 def compa_order_scores(s_ff: np.ndarray, s_fr: np.ndarray, s_rf: np.ndarray, s_rr: np.ndarray) -> dict[str, np.ndarray]:
@@ -163,6 +159,7 @@ def compa_order_scores(s_ff: np.ndarray, s_fr: np.ndarray, s_rf: np.ndarray, s_r
     dict
         ``text``, ``audio``, ``group``: 0/1 arrays of shape (n_pairs,).
     """
+    # Strict comparisons: a tie counts against the truth.
     text = (s_ff > s_fr) & (s_rr > s_rf)
     audio = (s_ff > s_rf) & (s_rr > s_fr)
     return {"text": text.astype(float), "audio": audio.astype(float), "group": (text & audio).astype(float)}
@@ -185,8 +182,7 @@ def retrieval_metrics(scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int
         ``r<k>`` for each k and ``map10``: the mean over queries of the average precision
         of the top 10, normalised by ``min(n_relevant, 10)``.
     """
-    order = rank_order(scores)
-    hits = np.take_along_axis(np.asarray(relevant, dtype=bool), order, axis=1)
+    hits = ranked_relevance(scores, relevant)
     out = {f"r{k}": float(hits[:, :k].any(axis=1).mean()) for k in ks}
     top = hits[:, :10].astype(float)
     precision = np.cumsum(top, axis=1) / np.arange(1, top.shape[1] + 1)
@@ -294,7 +290,7 @@ def evaluate_zste(embed_audio: Callable[[np.ndarray], np.ndarray], embed_text: C
     metrics.update(_composition_retrieval(forward, reverse, overlay, before_ab, before_ba, while_ab,
                                           t_ab, t_ba, t_while, log_scale))
     example = scaled_cosine(np.stack([forward[0], reverse[0], overlay[0]]), triplets[0], log_scale)
-    return ZsteResult(metrics=metrics, per_item=per_item, task3_predictions=rank_order(task3_scores)[:, 0],
+    return ZsteResult(metrics=metrics, per_item=per_item, task3_predictions=predicted_column(task3_scores, task3_truth),
                       task3_truth=task3_truth, example_similarity=example,
                       example_captions=[before_ab[0], before_ba[0], while_ab[0]])
 

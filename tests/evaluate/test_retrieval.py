@@ -99,3 +99,12 @@ def test_distinct_candidates_keep_first_occurrence_order():
     reps, true = distinct_candidates(ids)
     assert reps.tolist() == [0, 1, 4]
     assert true.tolist() == [0, 1, 0, 1, 2]
+
+
+def test_retrieval_ties_place_the_relevant_item_last() -> None:
+    from biocl.evaluate.zste import retrieval_metrics
+
+    scores = np.zeros((3, 5))
+    relevant = np.eye(3, 5, dtype=bool)
+    out = retrieval_metrics(scores, relevant, ks=(1, 5))
+    assert out["r1"] == 0.0 and out["r5"] == 1.0 and out["map10"] == pytest.approx(1 / 5)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from biocl.evaluate.zste import (ZsteSet, ZsteTemplates, compa_order_scores, evaluate_zste, rank_order,
+from biocl.evaluate.zste import (ZsteSet, ZsteTemplates, compa_order_scores, evaluate_zste,
                                  retrieval_metrics, scaled_cosine, task4_candidates, top1_correct, top2_exact)
 
 NAMES = ["dog", "rain", "siren", "bell", "train", "wind"]
@@ -116,11 +116,41 @@ def test_task4_candidates_hold_the_truth_once_and_are_seeded() -> None:
     assert np.array_equal(candidates, again) and not truth.any()
 
 
-def test_top_k_helpers_break_ties_by_index() -> None:
+def test_top_k_helpers_count_ties_against_the_truth() -> None:
     scores = np.array([[0.5, 0.5, 0.1], [0.1, 0.2, 0.9]])
-    assert rank_order(scores)[:, 0].tolist() == [0, 2]
+    # Row 0: columns 0 and 1 tie for best; neither is a top-1 hit, whichever is the truth.
+    assert top1_correct(scores, np.array([0, 2])).tolist() == [0.0, 1.0]
     assert top1_correct(scores, np.array([1, 2])).tolist() == [0.0, 1.0]
     assert top2_exact(scores, np.array([[1, 0], [0, 2]])).tolist() == [1.0, 0.0]
+    # A tie at the border of the top-2 set counts against it.
+    assert top2_exact(np.array([[0.9, 0.5, 0.5]]), np.array([[0, 1]])).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_an_order_blind_model_is_at_or_below_chance_on_every_task(constant: bool) -> None:
+    # Audio embeddings that are all equal (constant) or blind to order (a join and its
+    # reversal embed alike): the true caption is column 0 of task 4 and index 0 of task 3,
+    # where a stable sort would hand every tie to the truth (task 3 = 0.50, task 4 = 1.00).
+    pairs = [(a, b) for a in range(C) for b in range(C) if a != b]
+
+    def blind_audio(clips: np.ndarray) -> np.ndarray:
+        if constant:
+            return np.ones((len(clips), 3 * C + 1))
+        return np.array([_vector(tuple(np.unique(clip[clip >= 0].astype(int)))) for clip in clips])
+
+    n4 = 12
+    result = evaluate_zste(blind_audio, _oracle_text, 0.0, _items(pairs), n_task4_candidates=n4)
+    chance = {"zste_task1": 1 / C, "zste_task2": 1 / (C * (C - 1) / 2), "zste_task3": 1 / 3,
+              "zste_task4": 1 / n4, "zste_task5": 1 / (2 * C * (2 * C - 1) / 2),
+              "compa_text": 0.25, "compa_audio": 0.25, "compa_group": 1 / 6}
+    # An order-blind model still tells classes apart, so only the order tasks are at chance.
+    tasks = chance if constant else ("zste_task3", "compa_text", "compa_audio", "compa_group")
+    for task in tasks:
+        assert result.metrics[task] <= chance[task] + 1e-9, task
+    if constant:
+        assert result.metrics["retrieval_a2t_r1"] <= 1 / 3 + 1e-9
+    # The confusion matrix never shows a tie as a correct pick.
+    assert not np.any((result.task3_predictions == result.task3_truth) & (result.per_item["task3"] == 0))
 
 
 def test_compa_truth_table() -> None:
