@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_ci", "weighted_mean", "permutation_pvalue"]
+__all__ = ["bootstrap_ci", "unit_interval", "wilson_interval", "weighted_mean", "permutation_pvalue"]
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -60,6 +60,47 @@ def bootstrap_ci(unit_values: np.ndarray, *, weights: np.ndarray | None = None, 
                              method="percentile", paired=True, vectorized=True, random_state=rng)
     low, high = result.confidence_interval
     return float(low), float(high)
+
+
+def wilson_interval(proportion: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion observed over ``n`` independent units.
+
+    Unlike the percentile bootstrap it does not collapse at 0 or 1: eight subjects all at
+    100 % give [0.68, 1.00], not "1 to 1".
+    """
+    if n < 1:
+        return float("nan"), float("nan")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    p = min(max(float(proportion), 0.0), 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+
+
+def unit_interval(unit_values: np.ndarray, *, weights: np.ndarray | None = None, n_resamples: int = 2000,
+                  seed: int = 0, confidence: float = 0.95) -> tuple[tuple[float, float], str]:
+    """The interval reports give a mean over resampling units, and how it was made.
+
+    A percentile bootstrap over the units (subjects, species, class pairs): the units, not
+    the items inside them, are what varies. Where units of a metric bounded in [0, 1] sit at
+    its ceiling or floor, the percentile bootstrap over few of them collapses ("1 to 1" with
+    eight subjects at 100 %); there the interval is widened to contain the Wilson score
+    interval with n = number of units, which stays honest at the bounds.
+
+    Returns
+    -------
+    (low, high), method : tuple of float, str
+    """
+    values = np.asarray(unit_values, dtype=float)
+    low, high = bootstrap_ci(values, weights=weights, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    method = (f"percentile bootstrap over {values.size} units, {n_resamples} resamples, seed {seed}")
+    bounded = values.size and np.all((values >= 0) & (values <= 1))
+    if bounded and np.any((values == 0) | (values == 1)):
+        w_low, w_high = wilson_interval(weighted_mean(values, weights), values.size, confidence)
+        if w_low < low or w_high > high:
+            low, high = min(low, w_low), max(high, w_high)
+            method += f", widened to the Wilson score interval at n = {values.size} units"
+    return (float(low), float(high)), method
 
 
 def permutation_pvalue(observed: float, null_statistic: Callable[[np.random.Generator], float], *,

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from biocl.utils.errors import BioclError
-from biocl.evaluate.stats import bootstrap_ci, weighted_mean
+from biocl.evaluate.stats import unit_interval, weighted_mean
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext, default_run_dir, environment_info
 
-__all__ = ["PIPELINES", "pipeline_runner", "run_protocol", "build_results"]
+__all__ = ["PIPELINES", "pipeline_runner", "run_protocol", "build_results", "primary_endpoint"]
 
 Runner = Callable[[Protocol, RunContext], PipelineResult]
 #: Each pipeline's ``run``, by name; filled on first use (the pipelines import torch and MNE).
@@ -83,19 +83,6 @@ def build_results(protocol: Protocol, result: PipelineResult, *, device: str, wa
     if acceptance.metric not in result.metrics:
         raise BioclError(f"the acceptance metric {acceptance.metric!r} is not among the run's metrics "
                          f"({', '.join(sorted(result.metrics))})", path=protocol.source_path)
-    value = float(result.metrics[acceptance.metric])
-    units = np.asarray(result.primary_unit_values, dtype=float)
-    weights = None if result.primary_unit_weights is None else np.asarray(result.primary_unit_weights, float)
-    if units.size:
-        unit_mean = weighted_mean(units, weights)
-        if not np.isclose(unit_mean, value, atol=1e-9):
-            raise AssertionError(f"per-unit values average to {unit_mean}, not the metric {value}")
-        ci = bootstrap_ci(units, weights=weights, n_resamples=acceptance.ci_resamples, seed=acceptance.ci_seed)
-    else:
-        ci = (value, value)
-    unit_ids = None if result.primary_unit_ids is None else [str(i) for i in result.primary_unit_ids]
-    if unit_ids is not None and len(unit_ids) != units.size:
-        raise AssertionError(f"{len(unit_ids)} unit ids for {units.size} unit values")
     return {
         "protocol": {"name": protocol.name, "version": protocol.version, "sha256": protocol.sha256,
                      "path": str(protocol.source_path) if protocol.source_path else None,
@@ -106,20 +93,73 @@ def build_results(protocol: Protocol, result: PipelineResult, *, device: str, wa
         "data": result.data,
         "metrics": {k: float(v) for k, v in result.metrics.items()},
         "baselines": {b: {k: float(v) for k, v in m.items()} for b, m in result.baselines.items()},
-        "primary_endpoint": {
-            "metric": acceptance.metric, "value": value, "ci95": [ci[0], ci[1]],
-            "ci_method": f"percentile bootstrap over {units.size} {acceptance.unit}s, "
-                         f"{acceptance.ci_resamples} resamples, seed {acceptance.ci_seed}",
-            "unit": acceptance.unit, "n_units": int(units.size),
-            "threshold": acceptance.threshold, "comparison": acceptance.comparison,
-            "chance": acceptance.chance, "baseline": acceptance.baseline,
-            "passed": bool(acceptance.passed(value)),
-            # Per-unit values let `biocl report compare` pair two runs unit by unit.
-            "unit_ids": unit_ids,
-            "unit_values": units.tolist(),
-            "unit_weights": None if weights is None else weights.tolist(),
-        },
+        "primary_endpoint": primary_endpoint(protocol, result),
         "environment": environment_info(device),
         "wall_time_s": float(wall_time_s),
         **result.details,
     }
+
+
+def primary_endpoint(protocol: Protocol, result: PipelineResult) -> dict[str, Any]:
+    """The pre-specified endpoint resolved against the data: value, interval, chance, threshold, verdict.
+
+    Chance is the run's own ``chance`` baseline of the metric (computed from the data), never
+    a number typed in the protocol; a protocol's ``expected_chance`` that disagrees with it
+    is reported as a warning. A threshold relative to chance or to a baseline is resolved
+    here, after the run, by the rule fixed in the protocol before it.
+    """
+    acceptance = protocol.acceptance
+    metric = acceptance.metric
+    value = float(result.metrics[metric])
+    chance = result.baselines.get("chance", {}).get(metric)
+    chance = None if chance is None else float(chance)
+    references = {name: float(m[metric]) for name, m in result.baselines.items() if name != "chance" and metric in m}
+    try:
+        threshold = acceptance.rule.resolve(chance, references)
+    except BioclError as err:
+        raise BioclError(err.message, path=protocol.source_path, hint=err.hint) from None
+    units, weights, unit_ids = _unit_values(result, value)
+    if result.primary_ci is not None:
+        ci, ci_method = tuple(result.primary_ci), str(result.primary_ci_method)
+    elif units.size:
+        ci, ci_method = unit_interval(units, weights=weights, n_resamples=acceptance.ci_resamples,
+                                      seed=acceptance.ci_seed)
+        ci_method = ci_method.replace(" units", f" {acceptance.unit}s")
+    else:
+        ci, ci_method = (value, value), "none: the pipeline reported no units to resample"
+    return {
+        "metric": metric, "value": value, "ci95": [float(ci[0]), float(ci[1])], "ci_method": ci_method,
+        "unit": acceptance.unit, "n_units": int(units.size),
+        "threshold": float(threshold), "threshold_rule": str(acceptance.rule), "comparison": acceptance.comparison,
+        "chance": chance, "chance_source": "computed from the data" if chance is not None else None,
+        "baseline": acceptance.baseline,
+        "passed": bool(acceptance.passed(value, threshold)),
+        "warnings": _chance_warnings(acceptance.expected_chance, chance),
+        # Per-unit values let `biocl report compare` pair two runs unit by unit.
+        "unit_ids": unit_ids,
+        "unit_values": units.tolist(),
+        "unit_weights": None if weights is None else weights.tolist(),
+    }
+
+
+def _unit_values(result: PipelineResult, value: float) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    units = np.asarray(result.primary_unit_values, dtype=float)
+    weights = None if result.primary_unit_weights is None else np.asarray(result.primary_unit_weights, float)
+    if units.size and result.primary_ci is None:
+        unit_mean = weighted_mean(units, weights)
+        if not np.isclose(unit_mean, value, atol=1e-9):
+            raise AssertionError(f"per-unit values average to {unit_mean}, not the metric {value}")
+    unit_ids = None if result.primary_unit_ids is None else [str(i) for i in result.primary_unit_ids]
+    if unit_ids is not None and len(unit_ids) != units.size:
+        raise AssertionError(f"{len(unit_ids)} unit ids for {units.size} unit values")
+    return units, weights, unit_ids
+
+
+def _chance_warnings(expected: float | None, chance: float | None) -> list[str]:
+    if expected is None:
+        return []
+    if chance is None:
+        return [f"the protocol expects chance {expected:g}, but this run computes no chance level for its metric"]
+    if not np.isclose(expected, chance, rtol=1e-3, atol=1e-6):
+        return [f"the protocol expects chance {expected:g}; the data give {chance:.4g}, which is used"]
+    return []

@@ -52,6 +52,10 @@ class PipelineResult:
     primary_unit_ids : list of str | None
         The identifier of each unit (subject id, sequence id, clip name), in the order of
         ``primary_unit_values``; ``biocl report compare`` pairs two runs' units by these ids.
+    primary_ci, primary_ci_method : (float, float) | None, str | None
+        An interval the pipeline computed itself, with how, for a metric that is not a mean
+        over units (the ARI of a clustering, resampled by species); the unit values are then
+        reported but not averaged.
     details : dict
         Report material: ``flow``, ``exclusions``, ``disjointness``, ``subgroups``,
         ``worst_cases``, ``model``, ``checkpoint``, ``permutation_test``, ``figures``, ...
@@ -63,6 +67,8 @@ class PipelineResult:
     primary_unit_values: list[float] = field(default_factory=list)
     primary_unit_weights: list[float] | None = None
     primary_unit_ids: list[str] | None = None
+    primary_ci: tuple[float, float] | None = None
+    primary_ci_method: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 

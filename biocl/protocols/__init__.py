@@ -8,10 +8,10 @@ them. Nothing here imports a pipeline.
 """
 
 from biocl.protocols import audio_temporal, brain_speech, dna_species
-from biocl.protocols.base import (Acceptance, Phase, PipelineSections, Protocol, Section, TrainConfig,
+from biocl.protocols.base import (Acceptance, Phase, PipelineSections, Protocol, Section, ThresholdRule, TrainConfig,
                                   apply_overrides, load_protocol, parse_overrides, pipeline_names,
                                   protocol_to_yaml, register_sections, validate_protocol)
 
-__all__ = ["Section", "Phase", "TrainConfig", "Acceptance", "Protocol", "PipelineSections", "register_sections",
+__all__ = ["Section", "Phase", "TrainConfig", "Acceptance", "ThresholdRule", "Protocol", "PipelineSections", "register_sections",
            "pipeline_names", "load_protocol", "validate_protocol", "parse_overrides", "apply_overrides",
            "protocol_to_yaml", "brain_speech", "dna_species", "audio_temporal"]

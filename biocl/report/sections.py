@@ -123,17 +123,23 @@ def _primary_endpoint(run: RunFiles) -> ReportSection:
                  file="protocol.resolved.yaml")
     name = run.get("protocol", "name", default=NOT_REPORTED)
     version = run.get("protocol", "version", default=NOT_REPORTED)
+    rule = endpoint.get("threshold_rule")
+    resolved = fmt(endpoint["threshold"])
+    written = f"{rule} = {resolved}" if rule and rule != resolved else resolved
     section.text.append(f"Fixed before the run in protocol {name} version {version}: the run passes when "
-                        f"{endpoint['metric']} {endpoint['comparison']} {fmt(endpoint['threshold'])}.")
+                        f"{endpoint['metric']} {endpoint['comparison']} {written}.")
     section.table(["Item", "Value"], [
         ["Metric", endpoint["metric"]],
-        ["Acceptance rule", f"{endpoint['metric']} {endpoint['comparison']} {fmt(endpoint['threshold'])}"],
-        ["Chance level", endpoint.get("chance")],
+        ["Acceptance rule", f"{endpoint['metric']} {endpoint['comparison']} {written}"],
+        ["Chance level", endpoint.get("chance") if endpoint.get("chance") is None
+         else f"{fmt(endpoint['chance'])} ({endpoint.get('chance_source') or 'source not reported'})"],
         ["Baseline compared against", endpoint.get("baseline") or "none named"],
         ["Resampling unit of the CI", endpoint.get("unit")],
         ["Pre-specified subgroups", ", ".join(listed) if listed else ("none" if listed is not None
                                                                      else NOT_REPORTED)],
     ])
+    for warning in endpoint.get("warnings") or []:
+        section.alert("warning", warning)
     if endpoint.get("chance") is None:
         section.status = "partly reported"
     return section

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue, weighted_mean
+from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue, unit_interval, weighted_mean, wilson_interval
 
 
 def _proportion(successes: int, n: int) -> np.ndarray:
@@ -65,3 +65,28 @@ def test_permutation_pvalue_bounds_and_reproducibility() -> None:
     assert permutation_pvalue(-1.0, never_above, n_permutations=99, seed=0, greater=False) == pytest.approx(0.01)
     assert permutation_pvalue(0.5, never_above, n_permutations=200, seed=4) == permutation_pvalue(
         0.5, never_above, n_permutations=200, seed=4)
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 8), (3, 8), (8, 8), (40, 50)])
+def test_wilson_interval_matches_scipy(successes: int, n: int) -> None:
+    expected = stats.binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_interval(successes / n, n) == pytest.approx((expected.low, expected.high), abs=1e-9)
+
+
+def test_unit_interval_stays_honest_at_the_ceiling() -> None:
+    # Eight subjects all at 100 %: the bootstrap collapses to "1 to 1"; the reported interval
+    # is the Wilson interval at n = 8 units, [0.68, 1.00].
+    (low, high), method = unit_interval(np.ones(8))
+    assert bootstrap_ci(np.ones(8)) == (1.0, 1.0)
+    assert low == pytest.approx(0.676, abs=0.001) and high == 1.0
+    assert "Wilson" in method and "8 units" in method
+
+
+def test_unit_interval_keeps_the_bootstrap_where_it_is_wider() -> None:
+    values = np.array([0.1, 0.9, 0.2, 0.8, 0.15, 0.85, 0.3, 0.7, 0.05, 0.95] * 3)
+    (low, high), method = unit_interval(values, n_resamples=1000)
+    assert (low, high) == bootstrap_ci(values, n_resamples=1000)
+    assert "Wilson" not in method
+    # Values outside [0, 1] are not proportions: no Wilson widening.
+    (low, high), method = unit_interval(np.full(5, 3.0))
+    assert (low, high) == (3.0, 3.0) and "Wilson" not in method

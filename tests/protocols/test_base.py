@@ -9,7 +9,7 @@ import yaml
 
 from biocl.protocols import base as protocols
 from biocl.utils.errors import BioclError
-from biocl.protocols.base import Section, apply_overrides, load_protocol, parse_overrides
+from biocl.protocols.base import Section, ThresholdRule, apply_overrides, load_protocol, parse_overrides
 
 
 class _Data(Section):
@@ -31,7 +31,7 @@ def toy_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
 def _write(tmp_path: Path, **changes: object) -> Path:
     raw = {"name": "toy", "version": "1", "pipeline": "brain_speech", "seed": 3,
            "data": {"n_subjects": 4}, "train": {"epochs": 2},
-           "acceptance": {"metric": "top10", "threshold": 0.1, "chance": 0.01}}
+           "acceptance": {"metric": "top10", "threshold": 0.1}}
     raw.update(changes)
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -113,8 +113,38 @@ def test_apply_overrides_indexes_lists_and_copies() -> None:
 
 def test_acceptance_comparisons() -> None:
     acceptance = protocols.Acceptance(metric="m", threshold=0.5, comparison=">=")
-    assert acceptance.passed(0.5) and not acceptance.passed(0.49)
-    assert protocols.Acceptance(metric="m", threshold=0.5, comparison="<").passed(0.4)
+    assert acceptance.passed(0.5, 0.5) and not acceptance.passed(0.49, 0.5)
+    assert protocols.Acceptance(metric="m", threshold=0.5, comparison="<").passed(0.4, 0.5)
+
+
+@pytest.mark.parametrize(("text", "chance", "baselines", "expected"), [
+    (0.5, None, {}, 0.5),
+    ("0.25", None, {}, 0.25),
+    ("5 x chance", 0.02, {}, 0.1),
+    ("chance + 0.1", 0.25, {}, 0.35),
+    ("ridge + 0.05", None, {"ridge": 0.3}, 0.35),
+    ("canonical_tnf", 0.0, {"canonical_tnf": 0.8}, 0.8),
+    ("chance - 0.1", 0.5, {}, 0.4),
+])
+def test_threshold_rules_resolve_against_the_data(text, chance, baselines, expected) -> None:
+    assert ThresholdRule.parse(text).resolve(chance, baselines) == pytest.approx(expected)
+
+
+def test_threshold_rules_refuse_what_cannot_be_resolved() -> None:
+    for text in ("nan", "inf", "-inf", "1e400", "five x chance", True):
+        with pytest.raises(ValueError):
+            ThresholdRule.parse(text)
+    with pytest.raises(BioclError, match="computes no chance"):
+        ThresholdRule.parse("5 x chance").resolve(None, {})
+    with pytest.raises(BioclError, match="baseline 'ridge'"):
+        ThresholdRule.parse("ridge + 0.05").resolve(0.1, {"tnf": 0.2})
+
+
+def test_chance_is_not_typed_in_a_protocol() -> None:
+    with pytest.raises(ValueError, match="computed from the data"):
+        protocols.Acceptance(metric="m", threshold=0.5, chance=0.1)
+    with pytest.raises(ValueError, match="finite"):
+        protocols.Acceptance(metric="m", threshold=float("nan"))
 
 
 def test_shipped_protocols_validate() -> None:

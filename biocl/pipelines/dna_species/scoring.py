@@ -199,8 +199,10 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
         "figures": _figures(features, species, species_names, f1_ci, match),
         "device": device,
     }
-    return PipelineResult(metrics=trained["metrics"],
-                          baselines={name: f["metrics"] for name, f in features.items() if name != "trained"},
+    baselines = {name: f["metrics"] for name, f in features.items() if name != "trained"}
+    # The ARI is adjusted for chance: its expected value under random labels is 0 for any data.
+    baselines["chance"] = {"ari": 0.0}
+    return PipelineResult(metrics=trained["metrics"], baselines=baselines,
                           data=data, primary_unit_values=trained["contributions"].tolist(), primary_unit_ids=ids,
                           details=details)
 
