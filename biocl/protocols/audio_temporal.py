@@ -29,12 +29,15 @@ __all__ = [
     "AudioTemporalEvaluate",
     "PHASE_NAMES",
     "PAPER_TRAINABLE",
+    "MONITORABLE",
 ]
 
 # The phases the pipeline knows, by name, in the order they may appear.
 PHASE_NAMES = ("pretrain", "temin_a", "temin_b")
 # A ``trainable`` entry that stands for the model's paper_trainable() prefixes.
 PAPER_TRAINABLE = "@paper"
+# Validation metrics a phase may monitor (ZSTE tasks on the validation pairs and clips, and their mean).
+MONITORABLE = ("zste_task1", "zste_task2", "zste_task3", "zste_task4", "zste_task5", "zste_mean")
 FSDD_PATTERN = r"^(?P<label>\d+)_(?P<group>[A-Za-z]+)_(?P<index>\d+)$"
 
 
@@ -118,7 +121,14 @@ class AudioTemporalData(Section):
     test_fraction: float = Field(default=0.34, gt=0, lt=1, description="clips per class kept for evaluation")
     test_groups: list[str] | None = Field(default=None, description="evaluate on these groups (speakers, folds) "
                                                                     "instead of a random fraction")
-    eval_pair_fraction: float = Field(default=0.34, gt=0, lt=1, description="class pairs held out for evaluation")
+    val_fraction: float = Field(default=0.17, gt=0, lt=1, description=(
+        "clips per class kept for validation (early stopping, tuned choices), taken from the clips that are not "
+        "test clips"))
+    val_groups: list[str] | None = Field(default=None, description="validate on these groups instead of a random "
+                                                                   "fraction (with test_groups)")
+    eval_pair_fraction: float = Field(default=0.34, gt=0, lt=1, description="class pairs held out for the test")
+    val_pair_fraction: float = Field(default=0.17, gt=0, lt=1, description=(
+        "class pairs held out for validation, apart from the test pairs and never composed in post-training"))
     eval_instances_per_pair: int = Field(default=4, ge=1)
     train_rounds_per_epoch: int = Field(default=8, ge=1, description="passes over the post-training pairs per epoch")
     captions: CaptionTemplates = Field(default_factory=CaptionTemplates)
@@ -127,6 +137,16 @@ class AudioTemporalData(Section):
     def _consistent(self) -> AudioTemporalData:
         if self.source != "simulate" and not self.root:
             raise ValueError(f"source {self.source!r} needs root (e.g. --set data.root=/path/to/data)")
+        if self.test_fraction + self.val_fraction >= 1:
+            raise ValueError(f"test_fraction + val_fraction is {self.test_fraction + self.val_fraction}; "
+                             "it must stay below 1 so that clips are left for training")
+        if self.eval_pair_fraction + self.val_pair_fraction >= 1:
+            raise ValueError(f"eval_pair_fraction + val_pair_fraction is "
+                             f"{self.eval_pair_fraction + self.val_pair_fraction}; it must stay below 1 so that "
+                             "class pairs are left for post-training")
+        overlap = set(self.val_groups or []) & set(self.test_groups or [])
+        if overlap:
+            raise ValueError(f"groups {sorted(overlap)} are in both val_groups and test_groups")
         return self
 
 
@@ -189,12 +209,32 @@ class AudioTemporalLoss(Section):
 
 
 class AudioTemporalEvaluate(Section):
-    """ZSTE, CompA-order, zero-shot classification and retrieval settings."""
+    """ZSTE, CompA-order, zero-shot classification and retrieval settings.
+
+    ``monitor`` names, per phase, the ZSTE metric scored on the *validation* pairs and clips
+    after every epoch that picks the phase's best epoch (and stops it early with
+    ``train.early_stopping_patience``); a phase not named keeps its last epoch. The test
+    pairs are scored once, after training.
+    """
 
     n_task4_candidates: int = Field(default=50, ge=2)
     n_permutations: int = Field(default=1000, ge=10)
     n_worst_cases: int = Field(default=10, ge=1)
     batch_size: int = Field(default=64, ge=1)
+    monitor: dict[str, str] = Field(default_factory=lambda: {"pretrain": "zste_task1", "temin_b": "zste_task3"})
+    teminal_a_only_baseline: bool = Field(default=True, description=(
+        "also post-train, from the same pretrained model, a baseline with the plain CLIP loss on the same pairs, "
+        "compositions and captions, without reversed hard negatives, and score it on the test pairs"))
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_monitor(cls, value: dict[str, str]) -> dict[str, str]:
+        for phase, metric in value.items():
+            if phase not in PHASE_NAMES:
+                raise ValueError(f"monitor names unknown phase {phase!r} (phases: {', '.join(PHASE_NAMES)})")
+            if metric not in MONITORABLE:
+                raise ValueError(f"monitor metric {metric!r} is not one of {', '.join(MONITORABLE)}")
+        return value
 
 
 SECTIONS = register_sections("audio_temporal", data=AudioTemporalData, model=AudioTemporalModel, loss=AudioTemporalLoss,

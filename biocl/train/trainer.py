@@ -5,7 +5,10 @@ hands the :class:`Trainer` a list of :class:`PhaseSpec`: the protocol's phase pl
 functions, ``batches(EpochContext) -> iterable``, ``step(model, batch, StepContext) ->
 (loss, logs)`` and an optional ``validate(model) -> metrics``. The trainer owns the rest:
 device and bf16 autocast, DDP, optimiser and schedule, clipping, early stopping,
-checkpoints and resume.
+checkpoints and resume. After every optimiser step it clamps each learnable logit scale
+(:class:`biocl.heads.LogitScale`) of the model to its range, ``[0, ln 100]`` (open_clip's
+rule): the forward pass clamps too, but a raw value left outside would get no gradient
+and could never come back.
 
 Randomness is derived from the seed, and the caller's is left alone: at the start of every
 epoch torch's CPU generator (and the training GPU's) is reseeded from ``(seed, phase,
@@ -46,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from biocl.heads.losses import LogitScale
 from biocl.protocols.base import Phase, TrainConfig
 from biocl.train import distributed
 from biocl.train.checkpoint import (STATE_FORMAT, check_resumable, commit_checkpoint, drop_uncommitted_records,
@@ -272,6 +276,9 @@ class Trainer:
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         optimizer.step()
+        for module in self.model.modules():
+            if isinstance(module, LogitScale):
+                module.clamp_()
         return loss_value, {key: float(value) for key, value in (logs or {}).items()}
 
     # -- phases: initial weights, trainable parameters, DDP ---------------------------------

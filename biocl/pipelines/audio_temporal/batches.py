@@ -3,7 +3,9 @@
 ``pretrain``: single clips with their zero-shot captions. ``temin_a``: each post-training
 pair's first clip and its forward join, single- vs combined-sound captions in one grid.
 ``temin_b``: forward, reversed and overlaid versions of each pair in one 3N x 3N grid, with
-the index of each join's reverse for the TNCE loss. With ``loss.replay_weight`` > 0 the
+the index of each join's reverse for the TNCE loss. ``temporal_clip``: the same
+compositions and captions without a pair's reversed join in its batch (the TeminAL-A-alone
+baseline, plain CLIP loss). With ``loss.replay_weight`` > 0 the
 post-training batches carry single clips too, so zero-shot classification is not forgotten.
 """
 
@@ -95,6 +97,24 @@ class PhaseBatches:
                          np.stack([compose(x, y, "forward", gap_samples=gap) for x, y, _, _ in items])],
                         [fill_template(c.temin_single, names[a]) for _, _, a, _ in items]
                         + [fill_template(c.temin_combined, names[a], names[b]) for _, _, a, b in items])
+            for items in self._pair_rounds(ctx) if len(items) >= 2], 2, ctx)
+
+    def temporal_clip(self, ctx: Any) -> list[dict[str, Any]]:
+        """The TeminAL-A-alone baseline's temporal batches: TeminAL B's compositions and captions, no hard negatives.
+
+        Each pair of a batch appears once, as the join in the orientation drawn for it (so
+        both orientations are seen over the rounds, as in TeminAL B) and as its overlay,
+        captioned "a before b" / "a while b"; its own reversed join is never in the same
+        batch. Scored with the plain CLIP loss, this is a model trained as long, on the same
+        compositions and words, as the TNCE model, without what TNCE adds.
+        """
+        names, c, gap = self.prep.class_names, self.data.captions, self.prep.gap_samples
+        return self._with_replay([
+            self._batch([np.stack([compose(x, y, "forward", gap_samples=gap) for x, y, _, _ in items]),
+                         np.stack([compose(x, y, "overlay", level_match=self.data.level_match)
+                                   for x, y, _, _ in items])],
+                        [fill_template(c.before, names[a], names[b]) for _, _, a, b in items]
+                        + [fill_template(c.overlap, names[a], names[b]) for _, _, a, b in items])
             for items in self._pair_rounds(ctx) if len(items) >= 2], 2, ctx)
 
     def temin_b(self, ctx: Any) -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
 """The audio pipeline's data: sounds read (or simulated), fitted to length, split, and the held-out items.
 
-Clips are split per class into training and evaluation clips, and the unordered class
-*pairs* into post-training pairs and held-out evaluation pairs, which are never composed
-during training (asserted). The evaluation compositions (joins and overlays of held-out
-clips) are drawn once, from the protocol's seed.
+Clips are split per class into training, validation and test clips, and the unordered
+class *pairs* into post-training pairs, validation pairs and test pairs; validation and
+test pairs are never composed during training (asserted). The test compositions (joins
+and overlays of test clips on test pairs) and the validation compositions (validation
+clips on validation pairs) are drawn once, from the protocol's seed. Every tuned choice
+(epochs, early stopping, the protocol's settings) reads the validation items only.
 """
 
 from __future__ import annotations
@@ -33,15 +35,22 @@ __all__ = ["PreparedData", "prepare_data"]
 
 @dataclass
 class PreparedData:
-    """Clips fitted to length, split by clip and by class pair, and the evaluation items."""
+    """Clips fitted to length, split by clip and by class pair, and the test and validation items.
+
+    ``items`` (test clips composed on the test pairs) are scored once, after training;
+    ``val_items`` (validation clips on the validation pairs) choose epochs and settings.
+    """
 
     dataset: AudioDataset
     class_names: list[str]
     train_clips: dict[int, np.ndarray]
+    val_clips: dict[int, np.ndarray]
     test_clips: dict[int, np.ndarray]
     train_pairs: list[tuple[int, int]]
+    val_pairs: list[tuple[int, int]]
     eval_pairs: list[tuple[int, int]]
     items: ZsteSet
+    val_items: ZsteSet
     clip_samples: int
     gap_samples: int
     provenance: dict[str, Any]
@@ -93,33 +102,70 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
         raise BioclError(f"temporal evaluation needs at least 3 classes, the data set has {len(names)}", path=root)
     clip_samples = int(round(data.clip_s * rate))
     by_class: dict[int, list] = {k: [c for c in dataset.clips if c.label == name] for k, name in enumerate(names)}
-    rng = np.random.default_rng([protocol.seed, 1])
-    train, test = {}, {}
-    for k, clips in by_class.items():
-        if data.test_groups is not None:
-            held = [c.group in data.test_groups for c in clips]
-        else:
-            order = rng.permutation(len(clips))
-            n_test = max(1, int(round(data.test_fraction * len(clips))))
-            held = list(np.isin(np.arange(len(clips)), order[:n_test]))
-        fitted = [fit_length(c.waveform, clip_samples, align=data.align) for c in clips]
-        train[k] = np.array([w for w, h in zip(fitted, held) if not h], dtype=np.float32)
-        test[k] = np.array([w for w, h in zip(fitted, held) if h], dtype=np.float32)
-        if len(train[k]) == 0 or len(test[k]) == 0:
-            raise BioclError(f"class {names[k]!r} has {len(train[k])} training and {len(test[k])} evaluation clips; "
-                             "it needs at least one of each", path=root, hint="adjust data.test_fraction or test_groups")
-    pairs = list(combinations(range(len(names)), 2))
-    order = np.random.default_rng([protocol.seed, 2]).permutation(len(pairs))
-    n_eval = min(max(1, int(round(data.eval_pair_fraction * len(pairs)))), len(pairs) - 1)
-    eval_pairs = sorted(pairs[i] for i in order[:n_eval])
-    train_pairs = sorted(pairs[i] for i in order[n_eval:])
-    assert not set(eval_pairs) & set(train_pairs), "held-out class pairs leaked into post-training"
+    train, val, test = _split_clips(by_class, names, protocol, clip_samples, root)
+    train_pairs, val_pairs, eval_pairs = _split_pairs(len(names), protocol)
     gap = int(round(data.gap_s * rate))
     items = _evaluation_items(names, test, eval_pairs, data.eval_instances_per_pair, gap, data.level_match,
                               np.random.default_rng([protocol.seed, 3]))
-    return PreparedData(dataset=dataset, class_names=names, train_clips=train, test_clips=test,
-                        train_pairs=train_pairs, eval_pairs=eval_pairs, items=items, clip_samples=clip_samples,
-                        gap_samples=gap, provenance=provenance)
+    val_items = _evaluation_items(names, val, val_pairs, data.eval_instances_per_pair, gap, data.level_match,
+                                  np.random.default_rng([protocol.seed, 4]))
+    return PreparedData(dataset=dataset, class_names=names, train_clips=train, val_clips=val, test_clips=test,
+                        train_pairs=train_pairs, val_pairs=val_pairs, eval_pairs=eval_pairs, items=items,
+                        val_items=val_items, clip_samples=clip_samples, gap_samples=gap, provenance=provenance)
+
+
+def _split_clips(by_class: dict[int, list], names: list[str], protocol: Protocol, clip_samples: int, root: Path
+                 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Each class's clips, fitted to length, split into training, validation and test clips.
+
+    The test clips are drawn first, exactly as before validation existed (same seed, same
+    clips); the validation clips come from the rest.
+    """
+    data = protocol.data
+    rng = np.random.default_rng([protocol.seed, 1])
+    val_rng = np.random.default_rng([protocol.seed, 5])
+    splits: tuple[dict[int, np.ndarray], ...] = ({}, {}, {})
+    for k, clips in by_class.items():
+        if data.test_groups is not None:
+            role = np.array([2 if c.group in data.test_groups else 0 for c in clips])
+        else:
+            order = rng.permutation(len(clips))
+            role = np.zeros(len(clips), dtype=int)
+            role[order[:max(1, int(round(data.test_fraction * len(clips))))]] = 2
+        if data.val_groups is not None:
+            role[[i for i, c in enumerate(clips) if c.group in data.val_groups and role[i] == 0]] = 1
+        else:
+            rest = np.flatnonzero(role == 0)
+            n_val = max(1, int(round(data.val_fraction * len(clips))))
+            role[val_rng.permutation(rest)[:n_val]] = 1
+        fitted = [fit_length(c.waveform, clip_samples, align=data.align) for c in clips]
+        for split, out in enumerate(splits):
+            out[k] = np.array([w for w, r in zip(fitted, role) if r == split], dtype=np.float32).reshape(
+                -1, clip_samples)
+        if min(len(out[k]) for out in splits) == 0:
+            raise BioclError(f"class {names[k]!r} has {len(splits[0][k])} training, {len(splits[1][k])} validation "
+                             f"and {len(splits[2][k])} test clips; it needs at least one of each", path=root,
+                             hint="adjust data.test_fraction / val_fraction or test_groups / val_groups")
+    return splits
+
+
+def _split_pairs(n_classes: int, protocol: Protocol
+                 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
+    """Unordered class pairs split into post-training, validation and test pairs (test drawn first)."""
+    data = protocol.data
+    pairs = list(combinations(range(n_classes), 2))
+    order = np.random.default_rng([protocol.seed, 2]).permutation(len(pairs))
+    n_eval = max(1, int(round(data.eval_pair_fraction * len(pairs))))
+    n_val = max(1, int(round(data.val_pair_fraction * len(pairs))))
+    if n_eval + n_val >= len(pairs):
+        raise BioclError(f"{n_classes} classes give {len(pairs)} class pairs: too few for {n_eval} test, {n_val} "
+                         "validation and at least one post-training pair", path=protocol.source_path,
+                         hint="use more classes or lower data.eval_pair_fraction / val_pair_fraction")
+    eval_pairs = sorted(pairs[i] for i in order[:n_eval])
+    val_pairs = sorted(pairs[i] for i in order[n_eval:n_eval + n_val])
+    train_pairs = sorted(pairs[i] for i in order[n_eval + n_val:])
+    assert not (set(eval_pairs) | set(val_pairs)) & set(train_pairs), "held-out class pairs leaked into post-training"
+    return train_pairs, val_pairs, eval_pairs
 
 
 def _data_source(protocol: Protocol, cache_dir: Path) -> tuple[Path, str, dict[str, Any]]:

@@ -37,9 +37,10 @@ def run_details(protocol: Protocol, prep: PreparedData, before: ZsteResult, afte
         When a held-out class pair is also a post-training pair.
     """
     names = prep.class_names
-    leaked = set(prep.eval_pairs) & set(prep.train_pairs)
-    if leaked:
-        raise AssertionError(f"held-out pairs {sorted(leaked)} were composed in post-training")
+    leaked = (set(prep.eval_pairs) | set(prep.val_pairs)) & set(prep.train_pairs)
+    if leaked or set(prep.eval_pairs) & set(prep.val_pairs):
+        raise AssertionError(f"held-out pairs {sorted(leaked)} were composed in post-training, or test and "
+                             "validation pairs overlap")
     subgroups = [_per_class("zste_task1_after by class", after.per_item["task1"], prep.items.single_labels, names,
                             protocol.acceptance),
                  _per_class("zste_task3_after by class (pairs holding the class)", after.per_item["task3"],
@@ -49,9 +50,11 @@ def run_details(protocol: Protocol, prep: PreparedData, before: ZsteResult, afte
         "flow": _flow(prep, protocol),
         "exclusions": [{"reason": e["reason"], "count": e["count"], "unit": e["unit"]} for e in prep.dataset.exclusions],
         "disjointness": {"asserted": True, "description": (
-            f"{len(prep.eval_pairs)} held-out class pairs ({pairs}) "
-            f"are never composed in post-training ({len(prep.train_pairs)} other pairs are); evaluation clips are "
-            "disjoint from pretraining and post-training clips (split per class before anything is composed)")},
+            f"{len(prep.eval_pairs)} held-out test class pairs ({pairs}) and {len(prep.val_pairs)} validation "
+            f"pairs are never composed in post-training ({len(prep.train_pairs)} other pairs are), and test and "
+            "validation pairs are disjoint; test, validation and training clips are disjoint (split per class before "
+            "anything is composed). Epochs and settings were chosen on the validation items; the test items were "
+            "scored once, after training")},
         "subgroups": subgroups,
         "worst_cases": _worst_pairs(after, prep, protocol.evaluate.n_worst_cases),
         "model": {"name": type(model).__name__, "parameters": int(sum(p.numel() for p in model.parameters())),
@@ -63,24 +66,43 @@ def run_details(protocol: Protocol, prep: PreparedData, before: ZsteResult, afte
         "chance": chance_levels(prep, protocol),
         "figures": _figures(before, after, prep, subgroups[0]),
         "device": device,
-        "phases": [{"phase": r["phase"], "epoch": r["epoch"], "train_loss": r["train_loss"]} for r in fit.history],
+        "phases": [{k: r[k] for k in r if k in ("phase", "epoch", "train_loss") or k.startswith("val_")}
+                   for r in fit.history],
+        "validation": _validation_summary(fit, protocol),
     }
+
+
+def _validation_summary(fit: Any, protocol: Protocol) -> dict[str, Any]:
+    """Per phase: the monitored validation metric, the epoch it chose and its validation scores there."""
+    out = {}
+    for phase, metric in protocol.evaluate.monitor.items():
+        rows = [r for r in fit.history if r["phase"] == phase and f"val_{metric}" in r]
+        if not rows:
+            continue
+        best = max(rows, key=lambda r: r[f"val_{metric}"])  # the trainer keeps the first of equal bests
+        out[phase] = {"monitor": f"val_{metric}", "chosen_epoch": int(best["epoch"]),
+                      "stopped_early": bool(fit.stopped_early.get(phase, False)),
+                      "scores": {k: float(v) for k, v in best.items() if k.startswith("val_")}}
+    return out
 
 
 def _flow(prep: PreparedData, protocol: Protocol) -> list[dict[str, Any]]:
     """Clips, classes, pairs and compositions, from what was listed to what was scored."""
     n_items = len(prep.items.pair_ids)
-    n_pairs = len(prep.train_pairs) + len(prep.eval_pairs)
+    n_pairs = len(prep.train_pairs) + len(prep.val_pairs) + len(prep.eval_pairs)
     count = [
         ("clips listed", prep.dataset.n_listed, "clip"), ("clips usable after exclusions", len(prep.dataset.clips), "clip"),
         ("classes", len(prep.class_names), "class"),
         ("pretraining clips", sum(len(v) for v in prep.train_clips.values()), "clip"),
-        ("evaluation clips (task 1)", sum(len(v) for v in prep.test_clips.values()), "clip"),
+        ("validation clips", sum(len(v) for v in prep.val_clips.values()), "clip"),
+        ("test clips (task 1)", sum(len(v) for v in prep.test_clips.values()), "clip"),
         ("unordered class pairs", n_pairs, "pair"), ("post-training class pairs", len(prep.train_pairs), "pair"),
-        ("held-out evaluation class pairs", len(prep.eval_pairs), "pair"),
+        ("validation class pairs", len(prep.val_pairs), "pair"),
+        ("held-out test class pairs", len(prep.eval_pairs), "pair"),
+        ("validation compositions (forward, reversed, overlay)", 3 * len(prep.val_items.pair_ids), "composition"),
         ("post-training compositions per epoch (forward, reversed, overlay)",
          3 * len(prep.train_pairs) * protocol.data.train_rounds_per_epoch, "composition"),
-        ("evaluation compositions (forward, reversed, overlay)", 3 * n_items, "composition"),
+        ("test compositions (forward, reversed, overlay)", 3 * n_items, "composition"),
         ("task 3 items (forward and reversed joins)", 2 * n_items, "clip"),
     ]
     return [{"stage": stage, "count": int(n), "unit": unit} for stage, n, unit in count]

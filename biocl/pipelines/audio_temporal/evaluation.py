@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
-from biocl.evaluate.zste import CHANCE, ZsteResult, ZsteTemplates, evaluate_zste
+from biocl.evaluate.zste import CHANCE, ZsteResult, ZsteSet, ZsteTemplates, evaluate_zste
 from biocl.pipelines.audio_temporal.data import PreparedData
 from biocl.protocols.base import Protocol
 
-__all__ = ["evaluate_model", "chance_levels", "evaluate_saved_model"]
+__all__ = ["evaluate_model", "validation_scorer", "chance_levels", "evaluate_saved_model"]
 
 
-def evaluate_model(model: nn.Module, prepared: PreparedData, protocol: Protocol) -> ZsteResult:
-    """Every ZSTE task, CompA-order and retrieval score of ``model`` on the held-out pairs."""
+def evaluate_model(model: nn.Module, prepared: PreparedData, protocol: Protocol, items: ZsteSet | None = None
+                   ) -> ZsteResult:
+    """Every ZSTE task, CompA-order and retrieval score of ``model`` on ``items`` (default: the test items)."""
     c, ev = protocol.data.captions, protocol.evaluate
     templates = ZsteTemplates(single=c.single, before=c.before, while_=c.overlap, first=c.first, second=c.second)
     return evaluate_zste(lambda w: model.embed_audio(w, batch_size=ev.batch_size), model.embed_text,
-                         model.log_scale_value(), prepared.items, templates,
+                         model.log_scale_value(), prepared.items if items is None else items, templates,
                          n_task4_candidates=ev.n_task4_candidates, seed=protocol.seed)
+
+
+def validation_scorer(prepared: PreparedData, protocol: Protocol) -> Callable[[nn.Module], dict[str, float]]:
+    """The trainer's ``validate``: ZSTE tasks 1-5 and their mean on the validation pairs and clips.
+
+    The returned function takes the trainee (a model with a ``clap`` attribute, or the
+    dual encoder itself) and returns ``val_zste_task1`` ... ``val_zste_task5`` and
+    ``val_zste_mean``; it never reads the test items.
+    """
+    def validate(trainee: nn.Module) -> dict[str, float]:
+        model = getattr(trainee, "clap", trainee)
+        metrics = evaluate_model(model, prepared, protocol, prepared.val_items).metrics
+        tasks = {f"val_zste_task{k}": float(metrics[f"zste_task{k}"]) for k in range(1, 6)}
+        return {**tasks, "val_zste_mean": float(np.mean(list(tasks.values())))}
+    return validate
 
 
 def chance_levels(prepared: PreparedData, protocol: Protocol) -> dict[str, float]:

@@ -8,6 +8,7 @@ paper post-trains).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -78,8 +79,27 @@ class Trainee(nn.Module):
         return value
 
 
-def phase_specs(protocol: Protocol, trainee: Trainee, batches: PhaseBatches) -> list[Any]:
-    """One :class:`biocl.train.PhaseSpec` per phase of the curriculum: its loss, batches and trainable layers."""
+def phase_specs(protocol: Protocol, trainee: Trainee, batches: PhaseBatches,
+                validate: Callable[[nn.Module], dict[str, float]] | None = None, *,
+                baseline: bool = False) -> list[Any]:
+    """One :class:`biocl.train.PhaseSpec` per phase of the curriculum: its loss, batches and trainable layers.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        An ``audio_temporal`` protocol.
+    trainee : Trainee
+        The model and its losses.
+    batches : PhaseBatches
+        The batch functions.
+    validate : callable | None
+        Scores the trainee on the validation pairs and clips (``val_<metric>`` keys); a phase
+        named in ``evaluate.monitor`` keeps its best epoch by it.
+    baseline : bool
+        The TeminAL-A-alone baseline's curriculum: the post-training phases only (it starts
+        from the pretrained model), every TNCE phase replaced by the plain CLIP loss on the
+        same compositions without reversed hard negatives (``PhaseBatches.temporal_clip``).
+    """
     from biocl.train.trainer import PhaseSpec
 
     specs = []
@@ -90,15 +110,21 @@ def phase_specs(protocol: Protocol, trainee: Trainee, batches: PhaseBatches) -> 
         loss = phase.loss or _DEFAULT_LOSS[phase.name]
         if loss not in ("clip", "tnce"):
             raise BioclError(f"phase {phase.name!r}: unknown loss {loss!r} (use clip or tnce)", path=protocol.source_path)
+        if baseline and phase.name == "pretrain":
+            continue
+        batch_function = getattr(batches, phase.name)
+        if baseline and loss == "tnce":
+            loss, batch_function = "clip", batches.temporal_clip
         trainable = None
         if phase.trainable is not None:
             trainable = []
             for prefix in phase.trainable:
                 names = trainee.clap.paper_trainable() if prefix == PAPER_TRAINABLE else [prefix]
                 trainable += [f"clap.{name}" for name in names]
-        step = _step_function(loss)
-        specs.append(PhaseSpec(phase=Phase(**{**phase.model_dump(), "trainable": trainable}), step=step,
-                               batches=getattr(batches, phase.name)))
+        monitor = protocol.evaluate.monitor.get(phase.name) if validate is not None else None
+        specs.append(PhaseSpec(phase=Phase(**{**phase.model_dump(), "trainable": trainable}),
+                               step=_step_function(loss), batches=batch_function,
+                               validate=validate, monitor=None if monitor is None else f"val_{monitor}"))
     return specs
 
 

@@ -29,7 +29,7 @@ TINY = {
         {"name": "temin_a", "epochs": 1, "batch_size": 4, "trainable": ["@paper"]},
         {"name": "temin_b", "epochs": 1, "batch_size": 4, "trainable": ["@paper", "text.layers.0."]}]},
     "evaluate": {"n_task4_candidates": 10, "n_permutations": 50},
-    "acceptance": {"metric": "zste_task3_after", "threshold": 0.9, "unit": "clip"},
+    "acceptance": {"metric": "zste_task3_after", "threshold": 0.9, "unit": "class pair"},
 }
 
 
@@ -69,9 +69,13 @@ def test_results_hold_every_metric_before_and_after(tiny_run: tuple[Path, dict, 
         assert set(results["before_after"][task]) == {"before", "after"}
         assert f"{task}_before" in results["metrics"] and f"{task}_after" in results["metrics"]
     endpoint = results["primary_endpoint"]
-    # 2 held-out pairs x 2 instances x (forward, reversed) joins, each a 0/1 unit.
-    assert endpoint["n_units"] == 8 and set(endpoint["unit_values"]) <= {0.0, 1.0}
-    assert np.mean(endpoint["unit_values"]) == pytest.approx(results["metrics"]["zste_task3_after"])
+    # 2 held-out class pairs, each one unit holding its 2 instances x (forward, reversed) joins.
+    assert endpoint["n_units"] == 2 and endpoint["unit_weights"] == [4.0, 4.0]
+    assert set(endpoint["unit_values"]) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert all(len(i.split("+")) == 2 for i in endpoint["unit_ids"])
+    assert np.average(endpoint["unit_values"], weights=endpoint["unit_weights"]) == pytest.approx(
+        results["metrics"]["zste_task3_after"])
+    assert "class pairs" in endpoint["ci_method"]
     assert results["data"]["simulated"] is True and len(results["data"]["sha256"]) == 64
     assert (run_dir / "model" / "model.safetensors").is_file()
     assert results["checkpoint"]["sha256"] and results["device"] == "cpu"
@@ -82,8 +86,89 @@ def test_held_out_pairs_are_never_composed_in_post_training(tiny_run: tuple[Path
     assert results["disjointness"]["asserted"] is True
     flow = {row["stage"]: row["count"] for row in results["flow"]}
     assert flow["unordered class pairs"] == 6
-    assert flow["post-training class pairs"] + flow["held-out evaluation class pairs"] == 6
-    assert flow["held-out evaluation class pairs"] == 2
+    assert flow["post-training class pairs"] + flow["validation class pairs"] + flow["held-out test class pairs"] == 6
+    assert flow["held-out test class pairs"] == 2 and flow["validation class pairs"] == 1
+    assert flow["pretraining clips"] + flow["validation clips"] + flow["test clips (task 1)"] == 4 * 6
+
+
+def test_validation_pairs_and_clips_are_apart_from_test_and_training(tmp_path: Path) -> None:
+    from biocl.pipelines.audio_temporal.data import prepare_data
+
+    prepared = prepare_data(validate_protocol(TINY), cache_dir=tmp_path / "cache")
+    train, val, test = set(prepared.train_pairs), set(prepared.val_pairs), set(prepared.eval_pairs)
+    assert val and test and train and not (val & test) and not ((val | test) & train)
+    assert len(train | val | test) == 6
+    for k in range(4):
+        rows = {split: {w.tobytes() for w in clips[k]} for split, clips in
+                (("train", prepared.train_clips), ("val", prepared.val_clips), ("test", prepared.test_clips))}
+        assert rows["val"] and not (rows["val"] & rows["test"]) and not (rows["val"] & rows["train"])
+    # Validation items compose validation clips on validation pairs only.
+    assert {tuple(sorted(p)) for p in prepared.val_items.pair_classes.tolist()} == val
+    val_rows = {w.tobytes() for k in range(4) for w in prepared.val_clips[k]}
+    assert {w.tobytes() for w in prepared.val_items.singles} == val_rows
+
+
+def test_epochs_are_chosen_on_validation_and_test_is_scored_after_training(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import biocl.pipelines.audio_temporal.evaluation as evaluation
+    import biocl.pipelines.audio_temporal.pipeline as pipeline
+    from biocl.train.trainer import Trainer
+
+    seen: list[str] = []
+    val_ids: list[list[str]] = []
+    real_evaluate, real_fit, real_model_and_data = evaluation.evaluate_zste, Trainer.fit, pipeline._model_and_data
+
+    def evaluate(*args, **kwargs):
+        seen.append("val" if args[3].pair_ids == val_ids[0] else "test")
+        return real_evaluate(*args, **kwargs)
+
+    def fit(self, specs):
+        seen.append("fit")
+        return real_fit(self, specs)
+
+    def model_and_data(protocol, context):
+        model, prepared = real_model_and_data(protocol, context)
+        val_ids.append(prepared.val_items.pair_ids)
+        return model, prepared
+
+    monkeypatch.setattr(evaluation, "evaluate_zste", evaluate)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    monkeypatch.setattr(pipeline, "_model_and_data", model_and_data)
+    monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
+    _, results = run_protocol(validate_protocol(TINY), tmp_path / "run", report=False)
+    collapsed = [s for i, s in enumerate(seen) if i == 0 or not (s == "val" == seen[i - 1])]
+    # Model: validation during its fit, then the test items once before and once after post-training;
+    # baseline: validation during its fit, then the test items once.
+    assert collapsed == ["fit", "val", "test", "test", "fit", "val", "test"]
+    assert results["validation"]["pretrain"]["monitor"] == "val_zste_task1"
+    assert results["validation"]["temin_b"]["monitor"] == "val_zste_task3"
+    assert all("val_zste_task3" in r for r in results["phases"])
+
+
+def test_teminal_a_only_baseline_is_trained_without_tnce(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    _, results, calls = tiny_run
+    baseline = results["baselines"]["teminal_a_only"]
+    assert set(baseline) >= {"zste_task3_after", "zste_task1_after"}
+    assert [r["phase"] for r in results["teminal_a_only"]["phases"]] == ["temin_a", "temin_b"]
+    # The last TNCE call belongs to the model; the baseline's post-training that follows uses CLIP only.
+    assert calls[-1] == "clip" and "tnce" not in calls[len(calls) - calls[::-1].index("tnce"):]
+    gain = results["teminal_a_only"]["model_minus_baseline"]["zste_task3"]
+    assert gain == pytest.approx(results["metrics"]["zste_task3_after"] - baseline["zste_task3_after"])
+
+
+def test_class_pair_units_weight_each_pair_by_its_joins() -> None:
+    from types import SimpleNamespace
+
+    from biocl.pipelines.audio_temporal.pipeline import class_pair_units
+
+    items = SimpleNamespace(pair_classes=np.array([[0, 1], [1, 0], [2, 0], [0, 1]]))
+    prepared = SimpleNamespace(class_names=["a", "b", "c"], items=items)
+    # forward joins then reversed joins of the 4 items: pair a+b has 6 joins, a+c has 2.
+    task3 = np.array([1, 1, 0, 0, 1, 0, 1, 1], dtype=float)
+    values, weights, ids = class_pair_units(task3, prepared)
+    assert ids == ["a+b", "a+c"] and weights == [6.0, 2.0]
+    assert values == pytest.approx([4 / 6, 0.5])
+    assert np.average(values, weights=weights) == pytest.approx(task3.mean())
 
 
 def test_tnce_loss_path_is_used_in_temin_b(tiny_run: tuple[Path, dict, list[str]]) -> None:
