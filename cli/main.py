@@ -11,7 +11,7 @@ import typer
 from typer import Abort
 from typer._click.exceptions import ClickException  # Typer 0.2x vendors click; no public name for it
 
-from biocl.utils.console import set_quiet
+from biocl.utils.console import set_debug, set_quiet
 from biocl.utils.errors import BioclError
 from biocl_cli import audio, decode, dna, doctor, protocols, report, run, simulate
 from biocl_cli.help import GLOBAL_FLAGS, build_command
@@ -61,6 +61,7 @@ def _take_global_options(args: list[str]) -> list[str]:
         else:
             kept.append(arg)
     set_quiet(state.quiet or state.json)
+    set_debug(state.debug)
     return kept
 
 
