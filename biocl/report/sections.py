@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from biocl.utils.errors import BioclError
-from biocl.report.figures import draw_figure, estimate_figure, training_curve_figures, training_curves
+from biocl.report.figures import (constant_curves, draw_figure, estimate_figure, training_curve_figures,
+                                  training_curves)
 from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 
 __all__ = ["build_sections"]
@@ -296,6 +297,7 @@ def _training_curves(run: RunFiles) -> ReportSection:
     section.sources["curves"] = "metrics.jsonl"
     section.text.append(f"From metrics.jsonl: {len(run.records)} records, {len(curves)} series.")
     section.figures.extend(training_curve_figures(curves))
+    section.bullets.extend(constant_curves(curves))
     return section
 
 
