@@ -43,7 +43,7 @@ _PATTERNS = (
 # Units of metrics that are not proportions; proportions get "proportion, 0-1".
 _UNITS = {"ari": "index, at most 1", "median_rank": "rank", "mean_rank": "rank", "wall_time_s": "s", "threshold": "cosine",
           "lr": "per step", "loss": "nats", "train_loss": "nats", "val_loss": "nats"}
-_COUNT = re.compile(r"^n_|_count$|^count_")
+_COUNT = re.compile(r"^n_|_n_|_count$")
 _PROPORTION = re.compile(r"accuracy|_f1|^f1|^ari$|^nmi$|recall|precision|purity|completeness|compa_|zste_|mrr|"
                          r"map\d*|auroc|silhouette|^ece$|^brier$|^retrieval_")
 
@@ -62,8 +62,8 @@ def metric_label(key: str) -> str:
         match = pattern.match(key)
         if match:
             return label(match)
-    if _COUNT.search(key):
-        return "number of " + words(_COUNT.sub("", key))
+    if key.startswith("n_"):
+        return "number of " + words(key[2:])
     return words(key)
 
 
@@ -103,8 +103,8 @@ def metric_decimals(key: str, values: list[Any] | None = None) -> int:
         return 0
     if unit in ("rank", "s"):
         return 1
-    smallest = min((abs(n) for n in numbers if n != 0), default=1.0)
-    return 3 if smallest >= 0.01 else 4
+    # Proportions and scores: always 3, so a column of them lines up (0.007 beside 0.222).
+    return 3
 
 
 def format_number(value: Any, decimals: int) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 from biocl.utils.errors import BioclError
 from biocl.report.figures import (constant_curves, draw_figure, estimate_figure, training_curve_figures,
                                   training_curves)
+from biocl.report.labels import format_number, metric_decimals, metric_label, metric_unit
+from biocl.report.tables import before_after_table, curated_metric_table
 from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 
 __all__ = ["build_sections"]
@@ -172,12 +174,9 @@ def _baselines(run: RunFiles) -> ReportSection:
     metrics = run.take(section, "metrics", "metrics") or {}
     baselines = run.take(section, "baselines", "baselines") or {}
     endpoint = run.endpoint
-    if metrics or baselines:
-        names = list(metrics) + [m for values in baselines.values() for m in values if m not in metrics]
-        names = list(dict.fromkeys(names))
-        section.table(["Metric", "model", *baselines],
-                      [[name, metrics.get(name), *(values.get(name) for values in baselines.values())]
-                       for name in names], caption="Every metric of the model and of each baseline, same test data.")
+    table = curated_metric_table(run)
+    if table is not None:
+        section.tables.append(table)
     named = endpoint.get("baseline")
     if named:
         value = (baselines.get(named) or {}).get(endpoint["metric"])
@@ -197,11 +196,10 @@ def _baselines(run: RunFiles) -> ReportSection:
                             f"{fmt(test.get('n_permutations'))} permutations (one-sided, +1 corrected).")
     else:
         section.text.append("Permutation test against chance: not reported.")
-    before_after = run.take(section, "before_after", "before_after")
-    if isinstance(before_after, dict) and before_after:
-        section.table(["Metric", "Before", "After"],
-                      [[name, (pair or {}).get("before"), (pair or {}).get("after")]
-                       for name, pair in before_after.items()], caption="Before and after post-training.")
+    run.take(section, "before_after", "before_after")
+    before_after = before_after_table(run)
+    if before_after is not None:
+        section.tables.append(before_after)
     if not metrics and not baselines and not isinstance(test, dict):
         section.status = "not reported"
     elif not baselines or not isinstance(test, dict):
@@ -228,9 +226,12 @@ def _subgroups(run: RunFiles) -> ReportSection:
         if not prespecified:
             exploratory.append(name)
         mark = "pre-specified" if prespecified else "exploratory"
-        rows = [[row.get("group"), row.get("value"), _interval(row.get("ci95")), row.get("n")]
-                for row in subgroup.get("rows", [])]
-        section.table(["Group", subgroup.get("metric", "value"), "95 % CI", "n"], rows, caption=f"{name} ({mark})")
+        metric = str(subgroup.get("metric", "value"))
+        decimals = metric_decimals(metric, [row.get("value") for row in subgroup.get("rows", [])])
+        rows = [[row.get("group"), format_number(row.get("value"), decimals), _interval(row.get("ci95"), decimals),
+                 row.get("n")] for row in subgroup.get("rows", [])]
+        section.table(["Group", f"{metric_label(metric)} ({metric_unit(metric)})", "95 % CI", "n"], rows,
+                      caption=f"By {name} ({mark})")
     for name in listed or []:
         if not any(_listed(str(s.get("name", "")), [name]) for s in subgroups):
             section.alert("warning", f"Pre-specified subgroup {name!r} was not reported by the run.")
@@ -249,20 +250,52 @@ def _listed(name: str, listed: list[str]) -> bool:
     return any(name == entry or name.startswith(f"{entry} ") for entry in listed)
 
 
-def _interval(ci: Any) -> str:
+def _interval(ci: Any, decimals: int) -> str:
     if not isinstance(ci, (list, tuple)) or len(ci) != 2:
         return NOT_REPORTED
-    return f"{fmt(ci[0])} to {fmt(ci[1])}"
+    return f"{format_number(ci[0], decimals)} to {format_number(ci[1], decimals)}"
+
+
+# What a worst case's value measures, when the case does not say (``"metric"``).
+_WORST_CASE_METRIC = {"brain_speech": "top-10 accuracy over the sentence's windows",
+                      "dna_species": "binning F1 of the species",
+                      "audio_temporal": "task-3 accuracy of the class pair"}
+_IDENTIFIER_KEYS = ("subject", "session", "sentence", "word", "contig", "species", "clips", "pair")
 
 
 def _worst_cases(run: RunFiles) -> ReportSection:
+    """The worst units by the named metric, worst first, failures only, each with an identifier."""
     section = ReportSection("worst_cases", "Worst cases")
     cases = run.take(section, "worst_cases", "worst_cases")
     if not cases:
         section.status = "not reported"
         section.text.append("The run reported no worst cases.")
         return section
-    section.table(["Identifier", "Value", "Detail"], [[c.get("id"), c.get("value"), c.get("detail")] for c in cases])
+    metric = str(cases[0].get("metric") or _WORST_CASE_METRIC.get(str(run.get("pipeline")), "value"))
+    higher_is_better = bool(cases[0].get("higher_is_better", True))
+
+    def failed(case: dict[str, Any]) -> bool:
+        if "failed" in case:
+            return bool(case["failed"])
+        value = case.get("value")
+        # A rate is a failure below 1 (some windows, contigs or joins wrong); other values all count.
+        return not (higher_is_better and isinstance(value, (int, float)) and value >= 1.0)
+
+    shown = sorted((c for c in cases if failed(c)), key=lambda c: (c.get("value") is None, c.get("value") or 0),
+                   reverse=not higher_is_better)
+    decimals = metric_decimals(metric, [c.get("value") for c in shown])
+    rows = []
+    for case in shown:
+        extra = "; ".join(f"{key} {case[key]}" for key in _IDENTIFIER_KEYS if case.get(key) not in (None, ""))
+        rows.append([case.get("id"), format_number(case.get("value"), decimals),
+                     "; ".join(part for part in (extra, str(case.get("detail") or "")) if part)])
+    if rows:
+        section.table(["Identifier", metric[0].upper() + metric[1:], "Detail"], rows,
+                      caption=f"Worst first by {metric} ({'lower' if higher_is_better else 'higher'} is worse).")
+    else:
+        section.text.append("None of the listed cases failed.")
+    if len(shown) < len(cases):
+        section.text.append(f"{len(cases) - len(shown)} listed case(s) did not fail and are left out.")
     return section
 
 
