@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from biocl.utils.errors import BioclError
 from biocl.report.figures import (constant_curves, draw_figure, estimate_figure, training_curve_figures,
                                   training_curves)
 from biocl.report.labels import format_number, metric_decimals, metric_label, metric_unit
+from biocl.report.quality import calibration_section, data_quality_section
 from biocl.report.tables import before_after_table, curated_metric_table
 from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 
@@ -299,6 +302,24 @@ def _worst_cases(run: RunFiles) -> ReportSection:
     return section
 
 
+def _shared_heatmap_scale(specs: list[Any]) -> list[Any]:
+    """Similarity heatmaps set side by side share one colour scale (their joint min and max)."""
+    similar = [k for k, spec in enumerate(specs) if isinstance(spec, dict) and spec.get("kind") == "heatmap"
+               and "vmin" not in spec and "similarity" in str(spec.get("title", "")).lower()]
+    if len(similar) < 2:
+        return specs
+    try:
+        values = np.concatenate([np.asarray(specs[k]["matrix"], dtype=float).ravel() for k in similar])
+    except (KeyError, TypeError, ValueError):
+        return specs  # a malformed matrix is reported when it is drawn
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return specs
+    shared = {"vmin": float(values.min()), "vmax": float(values.max()),
+              "zlabel": "similarity (one scale for all similarity maps)"}
+    return [{**spec, **shared} if k in similar else spec for k, spec in enumerate(specs)]
+
+
 def _figures(run: RunFiles) -> ReportSection:
     section = ReportSection("figures", "Figures")
     specs = run.take(section, "figures", "figures")
@@ -306,7 +327,7 @@ def _figures(run: RunFiles) -> ReportSection:
         section.status = "not reported"
         section.text.append("The run described no figures.")
         return section
-    for index, spec in enumerate(specs):
+    for index, spec in enumerate(_shared_heatmap_scale(specs)):
         try:
             section.figures.append(draw_figure(spec))
         except BioclError as err:
@@ -440,9 +461,9 @@ def _verdict(run: RunFiles) -> ReportSection:
     return section
 
 
-_BUILDERS = (_identity, _intended_use, _data_provenance, _exclusions, _flow, _primary_endpoint, _primary_result,
-             _baselines, _subgroups, _worst_cases, _figures, _training_curves, _model, _reproducibility,
-             _limitations, _verdict)
+_BUILDERS = (_identity, _intended_use, _data_provenance, _exclusions, data_quality_section, _flow,
+             _primary_endpoint, _primary_result, _baselines, _subgroups, _worst_cases, calibration_section, _figures,
+             _training_curves, _model, _reproducibility, _limitations, _verdict)
 
 
 def build_sections(run: RunFiles) -> list[ReportSection]:
