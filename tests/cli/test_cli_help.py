@@ -83,3 +83,21 @@ def test_simulate_audio_takes_out(tmp_path: Path, capsys, form: str) -> None:
 def test_simulate_without_out_is_a_clear_error(capsys) -> None:
     assert main(["--json", "simulate", "meg"]) == 2
     assert _one_document(capsys.readouterr().out)["hint"] == "biocl simulate meg --out FOLDER"
+
+
+def test_doctor_names_missing_optional_packages_and_chromium(monkeypatch, tmp_path: Path, capsys) -> None:
+    import importlib.metadata
+
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name in ("transformers", "faiss-cpu", "pysam"):
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    monkeypatch.setenv("BIOCL_CHROMIUM", str(tmp_path / "no-chromium"))
+    assert main(["--json", "doctor"]) == 0
+    document = _one_document(capsys.readouterr().out)
+    assert set(document["missing_optional"]) == {"transformers", "faiss-cpu", "pysam"}
+    assert document["chromium"] is None
