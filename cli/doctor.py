@@ -52,7 +52,8 @@ def doctor() -> None:
     lines += [f"device         {report['device']}" + (f" ({report['gpu']})" if cuda else " (no GPU seen)"),
               f"threads        {report['torch_threads']} torch / {report['cpu_count']} CPUs",
               f"torchaudio     {'loads' if report['torchaudio_loads'] else 'FAILS to load (torch/torchaudio mismatch)'}",
-              f"chromium       {chromium or 'not found: no report.pdf (apt-get install chromium, or set BIOCL_CHROMIUM)'}"]
+              "chromium       " + (chromium or "not found: no report.pdf (apt-get install chromium, "
+                                                 "or set BIOCL_CHROMIUM)")]
     lines += [f"{name:<14} {version}" if version else f"{name:<14} not installed, optional: {_OPTIONAL[name]}"
               for name, version in optional.items()]
     emit(report, "\n".join(lines))
