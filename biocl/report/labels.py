@@ -26,12 +26,16 @@ _LABELS = {
     "zste_accuracy": "ZSTE accuracy", "compa_text": "CompA-order (text)", "compa_audio": "CompA-order (audio)",
     "compa_group": "CompA-order (group)", "retrieval_t2a_map10": "text-to-audio mAP@10",
     "mean_purity": "mean purity (bp)", "mean_completeness": "mean completeness (bp)",
-    "threshold": "cosine threshold", "silhouette": "silhouette", "brier": "Brier score",
+    "threshold": "cosine threshold", "binning_threshold": "cosine threshold of the bins", "silhouette": "silhouette", "brier": "Brier score",
     "ece": "expected calibration error", "loss": "loss", "train_loss": "training loss", "val_loss": "validation loss",
     "lr": "learning rate", "wall_time_s": "wall time",
 }
 _PATTERNS = (
     (re.compile(r"^top(\d+)_accuracy$"), lambda m: f"top-{m[1]} accuracy"),
+    (re.compile(r"^few_shot_f1_k(\d+)$"), lambda m: f"few-shot F1, {m[1]} shot{'s' if m[1] != '1' else ''}"),
+    (re.compile(r"^(graph|kmedoid)_(.+)$"),
+     lambda m: f"{metric_label(m[2])} ({'kNN-graph' if m[1] == 'graph' else 'K-medoid'} bins)"),
+    (re.compile(r"^n_f1_above_0_(\d)$"), lambda m: f"genomes with F1 > 0.{m[1]}"),
     (re.compile(r"^zste_task(\d+)$"), lambda m: f"ZSTE task {m[1]}"),
     (re.compile(r"^retrieval_(a2t|t2a)_r(\d+)$"),
      lambda m: f"{'audio-to-text' if m[1] == 'a2t' else 'text-to-audio'} recall@{m[2]}"),
@@ -41,7 +45,7 @@ _PATTERNS = (
     (re.compile(r"^train_(.*)$"), lambda m: f"training {metric_label(m[1])}"),
 )
 # Units of metrics that are not proportions; proportions get "proportion, 0-1".
-_UNITS = {"ari": "index, at most 1", "median_rank": "rank", "mean_rank": "rank", "wall_time_s": "s", "threshold": "cosine",
+_UNITS = {"ari": "index, at most 1", "binning_threshold": "cosine", "median_rank": "rank", "mean_rank": "rank", "wall_time_s": "s", "threshold": "cosine",
           "lr": "per step", "loss": "nats", "train_loss": "nats", "val_loss": "nats"}
 _COUNT = re.compile(r"^n_|_n_|_count$")
 _PROPORTION = re.compile(r"accuracy|_f1|^f1|^ari$|^nmi$|recall|precision|purity|completeness|compa_|zste_|mrr|"
@@ -70,7 +74,7 @@ def metric_label(key: str) -> str:
 def metric_unit(key: str) -> str:
     """The unit a metric's values are in (``proportion, 0-1``, ``rank``, ``count``...)."""
     key = str(key)
-    base = re.sub(r"_(before|after)$", "", key)
+    base = re.sub(r"^(graph|kmedoid)_", "", re.sub(r"_(before|after)$", "", key))
     if base in _UNITS:
         return _UNITS[base]
     if _COUNT.search(base):

@@ -233,7 +233,8 @@ def _subgroups(run: RunFiles) -> ReportSection:
         decimals = metric_decimals(metric, [row.get("value") for row in subgroup.get("rows", [])])
         rows = [[row.get("group"), format_number(row.get("value"), decimals), _interval(row.get("ci95"), decimals),
                  row.get("n")] for row in subgroup.get("rows", [])]
-        section.table(["Group", f"{metric_label(metric)} ({metric_unit(metric)})", "95 % CI", "n"], rows,
+        header = metric if " " in metric else f"{metric_label(metric)} ({metric_unit(metric)})"
+        section.table(["Group", header, "95 % CI", "n"], rows,
                       caption=f"By {name} ({mark})")
     for name in listed or []:
         if not any(_listed(str(s.get("name", "")), [name]) for s in subgroups):

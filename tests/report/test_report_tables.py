@@ -107,3 +107,15 @@ def test_missing_pdf_is_said_in_the_run_folder(make_run, results_of, monkeypatch
     assert "pdf" not in written
     note = (run_dir / PDF_MISSING).read_text(encoding="utf-8")
     assert note.startswith("No report.pdf was made: no Chromium found") and f"biocl report {run_dir}" in note
+
+
+def test_dna_metric_keys_read_as_words(make_run, results_of) -> None:
+    results = results_of("dna_species")
+    results["metrics"] = {"ari": 0.875, "few_shot_f1_k1": 0.939, "graph_n_f1_above_0_5": 16,
+                          "binning_threshold": 0.9944, "chance_ari": 0.0}
+    results["baselines"] = {"tnf": {"ari": 0.355, "few_shot_f1_k1": 0.649, "graph_n_f1_above_0_5": 6}}
+    results["primary_endpoint"]["metric"] = "ari"
+    rows = _texts(curated_metric_table(read_run(make_run(results))))
+    assert [row[0] for row in rows] == ["adjusted Rand index (ARI)", "few-shot F1, 1 shot",
+                                        "genomes with F1 > 0.5 (kNN-graph bins)", "cosine threshold of the bins"]
+    assert rows[2][1:] == ["count", "16", "6"] and rows[3][2] == "0.994"
