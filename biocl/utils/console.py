@@ -66,7 +66,7 @@ class _StderrHandler(logging.Handler):
         super().__init__(logging.DEBUG)
         self._rich = RichHandler(console=console, markup=False, highlighter=None, show_path=False,
                                  show_level=False, log_time_format="[%X]", rich_tracebacks=False)
-        self._plain = logging.Formatter("%(asctime)s %(message)s", _TIME_FORMAT)
+        self._plain = logging.Formatter("{asctime} {message}", _TIME_FORMAT, style="{")
         self.addFilter(_StderrFilter())
         self.set_name("biocl-stderr")
 
@@ -190,7 +190,7 @@ def run_log(run_dir: str | Path, *, enabled: bool = True) -> Iterator[Path | Non
     path = Path(run_dir) / RUN_LOG
     handler = logging.FileHandler(path, mode="a", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", _TIME_FORMAT))
+    handler.setFormatter(logging.Formatter("{asctime} {levelname:<7} {message}", _TIME_FORMAT, style="{"))
     logger.addHandler(handler)
     try:
         yield path
