@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.biocl-installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all bench results clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
+
+# Runs the quick protocols, then rewrites every <!-- results:start NAME --> block of README.md
+# and docs/*.md from those runs, so the published numbers are what the code gives.
+results: $(STAMP)
+	$(BIN)/python -m biocl_cli.results --run --runs runs/results
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

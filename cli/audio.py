@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from biocl.utils.errors import BioclError
-from biocl_cli.output import emit
+from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
 
 app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL A/B, ZSTE).", no_args_is_help=True)
 
@@ -49,9 +49,10 @@ def _table(results: dict) -> str:
 
 
 @app.command("pretrain")
-def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str] | None = _SET) -> None:
+def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str] | None = _SET,
+             device: str | None = DEVICE_OPTION, threads: int | None = THREADS_OPTION) -> None:
     """Base contrastive pretraining on (clip, caption) pairs only; the model is written to <run>/model."""
-    _run_phases(_load(protocol, set_), ("pretrain",), out)
+    _run_phases(_load(protocol, [*(set_ or []), *runtime_overrides(device, threads)]), ("pretrain",), out)
 
 
 @app.command("posttrain")
@@ -62,9 +63,12 @@ def posttrain(
                                       "--set model.pretrained_path=DIR)."),
     out: Path | None = _OUT,
     set_: list[str] | None = _SET,
+    device: str | None = DEVICE_OPTION,
+    threads: int | None = THREADS_OPTION,
 ) -> None:
     """TeminAL A and B on a pretrained model, with every metric before and after."""
-    loaded = _load(protocol, [*(set_ or []), *([f"model.init_from={model.resolve()}"] if model else [])])
+    loaded = _load(protocol, [*(set_ or []), *([f"model.init_from={model.resolve()}"] if model else []),
+                              *runtime_overrides(device, threads)])
     if model is None and loaded.model.kind != "hf_clap":
         raise BioclError("posttrain needs a pretrained model: --model DIR (from `biocl audio pretrain`) or "
                          "--set model.kind=hf_clap --set model.pretrained_path=DIR", path=loaded.source_path)
@@ -102,7 +106,9 @@ def embed(
 
 
 def simulate_command(
-    out: Path = typer.Argument(..., help="Folder to write (ESC-50 layout: meta/esc50.csv, audio/*.wav)."),
+    legacy_out: Path | None = typer.Argument(None, hidden=True, help="Deprecated: use --out."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder to write (ESC-50 layout: meta/esc50.csv, "
+                                    "audio/*.wav)."),
     n_classes: int = typer.Option(12, "--classes", help="Sound classes (2-12)."),
     clips_per_class: int = typer.Option(30, "--clips-per-class", help="Clips per class."),
     clip_s: float = typer.Option(1.0, "--clip-s", help="Clip length, seconds."),
@@ -113,6 +119,7 @@ def simulate_command(
     """Simulated sound events (tones, chirps, noise, clicks, AM/FM...) as WAV files in the ESC-50 layout."""
     from biocl.data.audio.simulate import simulate_sound_events
 
+    out = output_folder(out, legacy_out, "simulate audio")
     summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
                                     sample_rate_hz=sample_rate_hz, seed=seed, overwrite=overwrite)
     emit({"out": str(out), **summary},

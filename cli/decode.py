@@ -8,7 +8,7 @@ import typer
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json
-from biocl_cli.output import emit
+from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
 
 app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.", no_args_is_help=True)
 
@@ -26,6 +26,8 @@ def train(
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<UTC time>/)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a protocol value: section.key=value."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    device: str | None = DEVICE_OPTION,
+    threads: int | None = THREADS_OPTION,
 ) -> None:
     """Train and evaluate a decoder (the same as `biocl run` for a brain_speech protocol)."""
     from biocl.pipelines import run_protocol
@@ -33,7 +35,7 @@ def train(
     from biocl.protocols.brain_speech import SECTIONS
     from biocl_cli.protocols import find_protocol
 
-    loaded = load_protocol(find_protocol(protocol), set_)
+    loaded = load_protocol(find_protocol(protocol), [*(set_ or []), *runtime_overrides(device, threads)])
     if loaded.pipeline != SECTIONS.name:
         raise BioclError(f"the protocol runs the {loaded.pipeline!r} pipeline, not {SECTIONS.name}",
                          path=loaded.source_path, hint="use `biocl run` for other pipelines")
@@ -83,7 +85,8 @@ def predict(
 
 
 def simulate_command(
-    out: Path = typer.Argument(..., help="Folder to write the BIDS data set into."),
+    legacy_out: Path | None = typer.Argument(None, hidden=True, help="Deprecated: use --out."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder to write the BIDS data set into."),
     subjects: int = typer.Option(4, "--subjects", min=1, help="Number of subjects."),
     sessions: int = typer.Option(1, "--sessions", min=1, help="Sessions per subject."),
     system: str = typer.Option("KIT-157", "--system", help="Sensor layout: KIT-157, CTF-275 or EEG-64."),
@@ -98,6 +101,7 @@ def simulate_command(
     from biocl.data.meg.simulate.dataset import simulate_meg_bids
     from biocl.protocols.brain_speech import MegSimulationConfig
 
+    out = output_folder(out, legacy_out, "simulate meg")
     try:
         config = MegSimulationConfig(n_subjects=subjects, n_sessions=sessions, system=system, duration_s=duration_s,
                                      snr_db=snr_db, speech_dir=None if speech_dir is None else str(speech_dir))

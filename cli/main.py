@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+from typing import Any
 
 import typer
+from typer import Abort
+from typer._click.exceptions import ClickException  # Typer 0.2x vendors click; no public name for it
 
-from biocl.utils.console import set_quiet
+from biocl.utils.console import set_debug, set_quiet
 from biocl.utils.errors import BioclError
 from biocl_cli import audio, decode, dna, doctor, protocols, report, run, simulate
+from biocl_cli.help import GLOBAL_FLAGS, build_command
 from biocl_cli.output import state
 
 app = typer.Typer(
@@ -24,9 +29,9 @@ app = typer.Typer(
 
 @app.callback()
 def _global_options(
-    json_output: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No logs or progress bars."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    json_output: bool = typer.Option(False, "--json", help=GLOBAL_FLAGS["--json"]),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=GLOBAL_FLAGS["--quiet"]),
+    debug: bool = typer.Option(False, "--debug", help=GLOBAL_FLAGS["--debug"]),
 ) -> None:
     # The flags are taken out of the arguments by main() so they work after a subcommand too;
     # they are declared here for --help.
@@ -56,31 +61,57 @@ def _take_global_options(args: list[str]) -> list[str]:
         else:
             kept.append(arg)
     set_quiet(state.quiet or state.json)
+    set_debug(state.debug)
     return kept
+
+
+def _error_document(message: str, path: str | None = None, hint: str | None = None) -> None:
+    """With --json an error is one JSON document on stdout too, so a script reading stdout sees it."""
+    if state.json:
+        sys.stdout.write(json.dumps({"error": message, "path": path, "hint": hint}, indent=2) + "\n")
+
+
+def _invoke(args: list[str]) -> Any:
+    """Parse and run; with --json, usage errors come back as exceptions instead of a rich panel."""
+    command = build_command(app)
+    if not state.json:
+        return command.main(args=args, prog_name="biocl", standalone_mode=True)
+    return command.main(args=args, prog_name="biocl", standalone_mode=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; user errors print one line on stderr and return 2."""
     args = _take_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=args, prog_name="biocl")
+        code = _invoke(args)
     except SystemExit as stop:  # Typer ends every command with sys.exit, usage errors with code 2
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except ClickException as err:  # only with --json: a usage error (unknown option, missing argument)
+        print(f"error: {err.format_message()}", file=sys.stderr)
+        _error_document(err.format_message(), hint="see biocl --help")
+        return err.exit_code
+    except Abort:  # only with --json (standalone click prints "Aborted!" itself)
+        print("aborted", file=sys.stderr)
+        return 1
     except BioclError as err:
         if state.debug:
             traceback.print_exc()
         print(f"error: {err.one_line()}", file=sys.stderr)
+        _error_document(err.message, err.path, err.hint)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        _error_document("interrupted")
         return 130
     except Exception as err:  # a bug, not a user error: one line unless --debug
         if state.debug:
             raise
         print(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback, "
               "and please report it)", file=sys.stderr)
+        _error_document(f"internal error: {type(err).__name__}: {err}",
+                        hint="rerun with --debug for the traceback, and please report it")
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Layout of a run directory::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from biocl.utils.cache import default_cache_dir
+from biocl.utils.console import run_log
 from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json, write_text
 from biocl.protocols.base import Protocol, protocol_to_yaml
@@ -97,6 +99,7 @@ class RunContext:
         self._started = time.perf_counter()
         self._locked = False
         self._created = False
+        self._log: contextlib.AbstractContextManager | None = None
 
     @property
     def is_main(self) -> bool:
@@ -113,11 +116,16 @@ class RunContext:
         self.checkpoint_dir.mkdir(exist_ok=True)
         if self.is_main:
             self._acquire_lock()
+            self._log = run_log(self.run_dir)
+            self._log.__enter__()
             resolved = f"# sha256 of the protocol file: {self.protocol.sha256}\n" + protocol_to_yaml(self.protocol)
             write_text(self.run_dir / "protocol.resolved.yaml", resolved)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._log is not None:  # close run.log before a failed, empty folder is removed
+            self._log.__exit__(exc_type, *exc)
+            self._log = None
         # A run that failed before it logged or checkpointed anything leaves no folder behind:
         # a half-made run folder would look like a run to resume.
         if exc_type is not None and self._created and not self._holds_work():

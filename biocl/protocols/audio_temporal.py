@@ -90,13 +90,14 @@ class AudioTemporalData(Section):
 
     ``source`` is ``simulate`` (the embedded default: synthetic sound events written in the
     ESC-50 layout), or a real data set: ``esc50`` (a folder), ``manifest`` (a CSV of
-    ``path,caption`` / ``path,label``) or ``labelled_names`` (a folder of files whose
-    names carry the label, FSDD by default). Clips are split into pretraining and
+    ``path,caption`` / ``path,label``), ``labelled_names`` (a folder of files whose
+    names carry the label, FSDD by default) or ``folders`` (one sub-folder per class:
+    ``sounds/dog/*.wav``). Clips are split into pretraining and
     evaluation clips per class; unordered class pairs are split into post-training pairs
     and held-out evaluation pairs, which are never composed during training.
     """
 
-    source: Literal["simulate", "esc50", "manifest", "labelled_names"] = "simulate"
+    source: Literal["simulate", "esc50", "manifest", "labelled_names", "folders"] = "simulate"
     root: str | None = Field(default=None, description="data set folder or manifest; for simulate, where to write "
                                                        "(default: the cache folder)")
     simulation: AudioSimulation = Field(default_factory=AudioSimulation)

@@ -28,12 +28,15 @@ from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path, write_json, write_text
 from biocl.report.schema import REPORT_FORMAT, validate_report
 from biocl.report.material import ReportSection, RunFiles, data_kind, fmt, verdict_rule
+from biocl.report.page import endpoint_summary, key_dump, page_label, readable_protocol, simulated_banner
 from biocl.report.sections import build_sections
 
 __all__ = ["REPORT_FORMATS", "build_report", "build_document", "render_html", "template_environment",
            "inlined_css", "find_chromium", "chromium_base_command", "print_pdf", "read_run"]
 
 REPORT_FORMATS = ("html", "json", "pdf")
+#: Written into the run folder when no PDF could be made (and removed once one is).
+PDF_MISSING = "report_pdf_missing.txt"
 _TEMPLATES = Path(__file__).parent / "templates"
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _PDF_TIMEOUT_S = 180
@@ -144,11 +147,18 @@ def inlined_css():
 
 def render_html(document: dict[str, Any], sections: list[ReportSection], run: RunFiles) -> str:
     """The report as one self-contained HTML page (inlined CSS, embedded figures, no URL)."""
+    from markupsafe import Markup
+
     protocol = run.results.get("protocol") or {}
     return template_environment().get_template("report.html.j2").render(
         document=document, sections=sections, css=inlined_css(), fmt=fmt,
         protocol_name=str(protocol.get("name", "unnamed protocol")),
         protocol_version=str(protocol.get("version", "")),
+        simulated_banner=simulated_banner(document["pipeline"]),
+        endpoint_summary=endpoint_summary(run.endpoint),
+        page_label=Markup(page_label(document["run_id"])),
+        protocol_yaml=readable_protocol(run),
+        key_dump=key_dump(run.results),
     )
 
 
@@ -254,8 +264,14 @@ def build_report(run_dir: str | Path, formats: Iterable[str] = REPORT_FORMATS) -
         reason = print_pdf(written["html"], run_dir / "report.pdf")
         if reason is None:
             written["pdf"] = run_dir / "report.pdf"
+            (run_dir / PDF_MISSING).unlink(missing_ok=True)
         else:
             info(f"report: PDF skipped: {reason}; report.html and report.json are complete")
+            # Said in the folder itself, not only in a log line that scrolled away.
+            write_text(run_dir / PDF_MISSING, f"No report.pdf was made: {reason}.\n"
+                       "report.html and report.json are complete. To make the PDF, install Chromium "
+                       "(Debian: apt-get install chromium) or set BIOCL_CHROMIUM, then run: "
+                       f"biocl report {run_dir}\n")
     for name in written.values():
         info(f"report: wrote {name}")
     return written

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from biocl.report.schema import make_pointer, resolve_pointer
 
-__all__ = ["NOT_REPORTED", "ReportSection", "RunFiles", "fmt", "passes", "verdict_rule", "data_kind"]
+__all__ = ["NOT_REPORTED", "cell_of", "ReportSection", "RunFiles", "fmt", "passes", "verdict_rule", "data_kind"]
 
 NOT_REPORTED = "not reported"
 
@@ -40,6 +41,25 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+_NUMERIC_TEXT = re.compile(r"[-+\u2212]?[\d\u202f.,]+(e[-+]?\d+)?%?( (to|-|\u2013) [-+\u2212]?[\d\u202f.,]+(e[-+]?\d+)?%?)?"
+                           r"( \[[-\d.,\u202f ]+(to|,)[-\d.,\u202f ]+\])?")
+_HASH_TEXT = re.compile(r"[0-9a-f]{12,}(-dirty)?")
+
+
+def cell_of(value: Any) -> dict[str, str]:
+    """A table cell: its text and what kind of text it is (how the page sets it)."""
+    text = value if isinstance(value, str) else fmt(value)
+    if text == NOT_REPORTED:
+        kind = "missing"
+    elif (isinstance(value, (int, float)) and not isinstance(value, bool)) or _NUMERIC_TEXT.fullmatch(text):
+        kind = "num"
+    elif _HASH_TEXT.fullmatch(text):
+        kind = "code"
+    else:
+        kind = "text"
+    return {"text": text, "kind": kind}
+
+
 @dataclass
 class ReportSection:
     """One section: what ``report.json`` carries (``to_json``) and what the HTML page adds."""
@@ -61,9 +81,13 @@ class ReportSection:
         self.alerts.append({"level": level, "text": text})
 
     def table(self, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> None:
-        """Add a table for the HTML page; cells are formatted with :func:`fmt`."""
+        """Add a table for the HTML page; cells are formatted with :func:`fmt` unless already text.
+
+        Each cell is ``{"text": str, "kind": "num" | "code" | "missing" | "text"}``: numbers
+        (and intervals of numbers) are never wrapped, hashes are set in monospace.
+        """
         self.tables.append({"caption": caption, "columns": columns,
-                            "rows": [[fmt(cell) for cell in row] for row in rows]})
+                            "rows": [[cell_of(cell) for cell in row] for row in rows]})
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable part of the section."""

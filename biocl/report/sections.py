@@ -11,8 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from biocl.utils.errors import BioclError
-from biocl.report.figures import draw_figure, estimate_figure, training_curve_figures, training_curves
+from biocl.report.figures import (constant_curves, draw_figure, estimate_figure, training_curve_figures,
+                                  training_curves)
+from biocl.report.labels import format_number, metric_decimals, metric_label, metric_unit
+from biocl.report.quality import calibration_section, data_quality_section
+from biocl.report.tables import before_after_table, curated_metric_table
 from biocl.report.material import NOT_REPORTED, ReportSection, RunFiles, data_kind, fmt, passes, verdict_rule
 
 __all__ = ["build_sections"]
@@ -171,12 +177,9 @@ def _baselines(run: RunFiles) -> ReportSection:
     metrics = run.take(section, "metrics", "metrics") or {}
     baselines = run.take(section, "baselines", "baselines") or {}
     endpoint = run.endpoint
-    if metrics or baselines:
-        names = list(metrics) + [m for values in baselines.values() for m in values if m not in metrics]
-        names = list(dict.fromkeys(names))
-        section.table(["Metric", "model", *baselines],
-                      [[name, metrics.get(name), *(values.get(name) for values in baselines.values())]
-                       for name in names], caption="Every metric of the model and of each baseline, same test data.")
+    table = curated_metric_table(run)
+    if table is not None:
+        section.tables.append(table)
     named = endpoint.get("baseline")
     if named:
         value = (baselines.get(named) or {}).get(endpoint["metric"])
@@ -196,11 +199,10 @@ def _baselines(run: RunFiles) -> ReportSection:
                             f"{fmt(test.get('n_permutations'))} permutations (one-sided, +1 corrected).")
     else:
         section.text.append("Permutation test against chance: not reported.")
-    before_after = run.take(section, "before_after", "before_after")
-    if isinstance(before_after, dict) and before_after:
-        section.table(["Metric", "Before", "After"],
-                      [[name, (pair or {}).get("before"), (pair or {}).get("after")]
-                       for name, pair in before_after.items()], caption="Before and after post-training.")
+    run.take(section, "before_after", "before_after")
+    before_after = before_after_table(run)
+    if before_after is not None:
+        section.tables.append(before_after)
     if not metrics and not baselines and not isinstance(test, dict):
         section.status = "not reported"
     elif not baselines or not isinstance(test, dict):
@@ -227,9 +229,13 @@ def _subgroups(run: RunFiles) -> ReportSection:
         if not prespecified:
             exploratory.append(name)
         mark = "pre-specified" if prespecified else "exploratory"
-        rows = [[row.get("group"), row.get("value"), _interval(row.get("ci95")), row.get("n")]
-                for row in subgroup.get("rows", [])]
-        section.table(["Group", subgroup.get("metric", "value"), "95 % CI", "n"], rows, caption=f"{name} ({mark})")
+        metric = str(subgroup.get("metric", "value"))
+        decimals = metric_decimals(metric, [row.get("value") for row in subgroup.get("rows", [])])
+        rows = [[row.get("group"), format_number(row.get("value"), decimals), _interval(row.get("ci95"), decimals),
+                 row.get("n")] for row in subgroup.get("rows", [])]
+        header = metric if " " in metric else f"{metric_label(metric)} ({metric_unit(metric)})"
+        section.table(["Group", header, "95 % CI", "n"], rows,
+                      caption=f"By {name} ({mark})")
     for name in listed or []:
         if not any(_listed(str(s.get("name", "")), [name]) for s in subgroups):
             section.alert("warning", f"Pre-specified subgroup {name!r} was not reported by the run.")
@@ -248,21 +254,71 @@ def _listed(name: str, listed: list[str]) -> bool:
     return any(name == entry or name.startswith(f"{entry} ") for entry in listed)
 
 
-def _interval(ci: Any) -> str:
+def _interval(ci: Any, decimals: int) -> str:
     if not isinstance(ci, (list, tuple)) or len(ci) != 2:
         return NOT_REPORTED
-    return f"{fmt(ci[0])} to {fmt(ci[1])}"
+    return f"{format_number(ci[0], decimals)} to {format_number(ci[1], decimals)}"
+
+
+# What a worst case's value measures, when the case does not say (``"metric"``).
+_WORST_CASE_METRIC = {"brain_speech": "top-10 accuracy over the sentence's windows",
+                      "dna_species": "binning F1 of the species",
+                      "audio_temporal": "task-3 accuracy of the class pair"}
+_IDENTIFIER_KEYS = ("subject", "session", "sentence", "word", "contig", "species", "clips", "pair")
 
 
 def _worst_cases(run: RunFiles) -> ReportSection:
+    """The worst units by the named metric, worst first, failures only, each with an identifier."""
     section = ReportSection("worst_cases", "Worst cases")
     cases = run.take(section, "worst_cases", "worst_cases")
     if not cases:
         section.status = "not reported"
         section.text.append("The run reported no worst cases.")
         return section
-    section.table(["Identifier", "Value", "Detail"], [[c.get("id"), c.get("value"), c.get("detail")] for c in cases])
+    metric = str(cases[0].get("metric") or _WORST_CASE_METRIC.get(str(run.get("pipeline")), "value"))
+    higher_is_better = bool(cases[0].get("higher_is_better", True))
+
+    def failed(case: dict[str, Any]) -> bool:
+        if "failed" in case:
+            return bool(case["failed"])
+        value = case.get("value")
+        # A rate is a failure below 1 (some windows, contigs or joins wrong); other values all count.
+        return not (higher_is_better and isinstance(value, (int, float)) and value >= 1.0)
+
+    shown = sorted((c for c in cases if failed(c)), key=lambda c: (c.get("value") is None, c.get("value") or 0),
+                   reverse=not higher_is_better)
+    decimals = metric_decimals(metric, [c.get("value") for c in shown])
+    rows = []
+    for case in shown:
+        extra = "; ".join(f"{key} {case[key]}" for key in _IDENTIFIER_KEYS if case.get(key) not in (None, ""))
+        rows.append([case.get("id"), format_number(case.get("value"), decimals),
+                     "; ".join(part for part in (extra, str(case.get("detail") or "")) if part)])
+    if rows:
+        section.table(["Identifier", metric[0].upper() + metric[1:], "Detail"], rows,
+                      caption=f"Worst first by {metric} ({'lower' if higher_is_better else 'higher'} is worse).")
+    else:
+        section.text.append("None of the listed cases failed.")
+    if len(shown) < len(cases):
+        section.text.append(f"{len(cases) - len(shown)} listed case(s) did not fail and are left out.")
     return section
+
+
+def _shared_heatmap_scale(specs: list[Any]) -> list[Any]:
+    """Similarity heatmaps set side by side share one colour scale (their joint min and max)."""
+    similar = [k for k, spec in enumerate(specs) if isinstance(spec, dict) and spec.get("kind") == "heatmap"
+               and "vmin" not in spec and "similarity" in str(spec.get("title", "")).lower()]
+    if len(similar) < 2:
+        return specs
+    try:
+        values = np.concatenate([np.asarray(specs[k]["matrix"], dtype=float).ravel() for k in similar])
+    except (KeyError, TypeError, ValueError):
+        return specs  # a malformed matrix is reported when it is drawn
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return specs
+    shared = {"vmin": float(values.min()), "vmax": float(values.max()),
+              "zlabel": "similarity (one scale for all similarity maps)"}
+    return [{**spec, **shared} if k in similar else spec for k, spec in enumerate(specs)]
 
 
 def _figures(run: RunFiles) -> ReportSection:
@@ -272,7 +328,7 @@ def _figures(run: RunFiles) -> ReportSection:
         section.status = "not reported"
         section.text.append("The run described no figures.")
         return section
-    for index, spec in enumerate(specs):
+    for index, spec in enumerate(_shared_heatmap_scale(specs)):
         try:
             section.figures.append(draw_figure(spec))
         except BioclError as err:
@@ -296,6 +352,7 @@ def _training_curves(run: RunFiles) -> ReportSection:
     section.sources["curves"] = "metrics.jsonl"
     section.text.append(f"From metrics.jsonl: {len(run.records)} records, {len(curves)} series.")
     section.figures.extend(training_curve_figures(curves))
+    section.bullets.extend(constant_curves(curves))
     return section
 
 
@@ -405,9 +462,9 @@ def _verdict(run: RunFiles) -> ReportSection:
     return section
 
 
-_BUILDERS = (_identity, _intended_use, _data_provenance, _exclusions, _flow, _primary_endpoint, _primary_result,
-             _baselines, _subgroups, _worst_cases, _figures, _training_curves, _model, _reproducibility,
-             _limitations, _verdict)
+_BUILDERS = (_identity, _intended_use, _data_provenance, _exclusions, data_quality_section, _flow,
+             _primary_endpoint, _primary_result, _baselines, _subgroups, _worst_cases, calibration_section, _figures,
+             _training_curves, _model, _reproducibility, _limitations, _verdict)
 
 
 def build_sections(run: RunFiles) -> list[ReportSection]:

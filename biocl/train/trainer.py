@@ -58,7 +58,7 @@ from biocl.train.device import autocast, derived_seed, move_to, restore_rng_stat
 from biocl.train.optim import build_optimizer, epoch_length, learning_rate
 from biocl.train.progress import Ledger, PhaseProgress
 from biocl.train.specs import EpochContext, FitResult, PhaseSpec, StepContext
-from biocl.utils.console import progress
+from biocl.utils.console import loss_status, progress, stage_label
 from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.utils.seeding import forked_rng, seed_generators
@@ -234,10 +234,12 @@ class Trainer:
                 length = len(batches) if cap is None else min(cap, len(batches))
             prog.steps_per_epoch = length
         lr = optimizer.param_groups[0]["lr"]
-        description = f"{phase.name} epoch {epoch + 1}/{phase.epochs}"
+        description = stage_label(phase.name, epoch + 1, phase.epochs)
+        shown_loss = loss_status()
         # islice stops before drawing a batch past the cap (drawing one can be costly).
         capped = batches if cap is None else itertools.islice(batches, cap)
-        for position, batch in enumerate(progress(capped, total=length, description=description)):
+        for position, batch in enumerate(progress(capped, total=length, description=description,
+                                                         status=shown_loss)):
             if position < skip:
                 continue
             lr = learning_rate(self.config, base_lr, prog, epoch, phase.epochs)
@@ -246,6 +248,7 @@ class Trainer:
             ctx = StepContext(device=self.device, phase=phase.name, epoch=epoch, step=self._ledger.global_step,
                               rank=self.rank, world_size=self.world_size, generator=generator)
             loss_value, logs = self._step(spec, model, optimizer, params, batch, ctx)
+            shown_loss.value = loss_value
             self._ledger.global_step += 1
             prog.add_step(position, loss_value, logs)
             step = self._ledger.global_step

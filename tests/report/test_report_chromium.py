@@ -73,3 +73,104 @@ def test_pdf_is_printed_from_the_html(built_runs: dict[str, Path], tmp_path: Pat
     assert data[:5] == b"%PDF-" and len(data) > 50_000
     assert not list(run.glob(".report.pdf.*"))  # no temporary file left behind
 
+
+
+# Measured in the page at 1,400 px: a cell whose text is wider than the cell, a word drawn on two
+# lines, a figure without a title. The result is written into the DOM that --dump-dom prints.
+_LAYOUT_PROBE = """
+<script>
+(function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var problems = [];
+  document.querySelectorAll("td, th").forEach(function (cell) {
+    if (!cell.offsetParent) { return; }
+    if (cell.scrollWidth > cell.clientWidth + 1) {
+      problems.push("overflow: " + cell.textContent.slice(0, 60));
+    }
+    var walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+      var re = /\\S+/g, match;
+      while ((match = re.exec(node.data)) !== null) {
+        var range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        var lines = {};
+        Array.prototype.forEach.call(range.getClientRects(), function (r) {
+          if (r.width > 0) { lines[Math.round(r.top)] = true; }
+        });
+        if (Object.keys(lines).length > 1) { problems.push("broken word: " + match[0]); }
+      }
+    }
+  });
+  document.querySelectorAll("img").forEach(function (img) {
+    if (!img.getAttribute("title") || !img.getAttribute("alt")) { problems.push("img without title"); }
+  });
+  document.querySelectorAll("figure > svg").forEach(function (svg) {
+    var title = svg.querySelector(":scope > title");
+    if (!title || !title.textContent.trim()) { problems.push("svg without title"); }
+  });
+  var out = document.createElement("pre");
+  out.id = "layout-probe";
+  out.textContent = JSON.stringify({problems: problems, cells: document.querySelectorAll("td").length,
+                                    figures: document.querySelectorAll("figure").length});
+  document.body.appendChild(out);
+}());
+</script>
+"""
+
+
+def _layout(html: Path, tmp_path: Path) -> dict:
+    import json
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.read_text(encoding="utf-8").replace("</body>", _LAYOUT_PROBE + "</body>"),
+                      encoding="utf-8")
+    command = chromium_base_command(CHROMIUM, tmp_path / "profile") + [
+        "--window-size=1400,2000", "--dump-dom", probed.resolve().as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    found = re.search(r'<pre id="layout-probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stderr[-2000:]
+    import html as html_module
+
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("pipeline", [
+    "dna_species",
+    pytest.param("brain_speech", marks=pytest.mark.slow),
+    pytest.param("audio_temporal", marks=pytest.mark.slow)])
+def test_tables_fit_words_stay_whole_and_figures_have_titles(built_runs: dict[str, Path], tmp_path: Path,
+                                                             pipeline: str) -> None:
+    measured = _layout(built_runs[pipeline] / "report.html", tmp_path)
+    assert measured["cells"] > 50 and measured["figures"] >= 3
+    assert measured["problems"] == []
+
+
+def test_layout_probe_sees_a_broken_word(tmp_path: Path) -> None:
+    page = tmp_path / "narrow.html"
+    page.write_text('<!DOCTYPE html><body><table style="width:40px"><tr><td style="overflow-wrap:anywhere">'
+                    'Pseudomonadota</td><td style="white-space:nowrap;max-width:20px;overflow:hidden">'
+                    '0.123456789 0.123456789</td></tr></table><figure><svg></svg></figure></body>',
+                    encoding="utf-8")
+    problems = _layout(page, tmp_path)["problems"]
+    assert "broken word: Pseudomonadota" in problems and "svg without title" in problems
+    assert any(p.startswith("overflow: 0.1234") for p in problems)
+
+
+def test_pdf_page_one_holds_the_verdict_and_every_page_a_number(built_runs: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    run = shutil.copytree(built_runs["dna_species"], tmp_path / "run")
+    pdf = build_report(run, formats=("pdf",))["pdf"]
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(pdf), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "PASS" in first and "Primary endpoint: few-shot species accuracy = 0.650" in first
+    assert "The genomes are simulated" in first
+    every = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = every.count("\f")
+    assert pages >= 2
+    for number in range(1, pages + 1):
+        assert f"page {number} of {pages}" in every
+    assert every.count("run run") == pages  # the run id ("run" folder) in every page's footer
+    assert "Appendix A. Resolved protocol" in every

@@ -82,7 +82,7 @@ def test_comparison_files_are_self_contained(pair, tmp_path: Path) -> None:
     written = write_comparison(compare_runs(run_a, run_b), tmp_path / "cmp")
     html = written["html"].read_text()
     assert json.loads(written["json"].read_text())["difference"]["n_paired"] == 7
-    assert not re.search(r"(?i)https?://", html) and html.count("<img ") == 2
+    assert not re.search(r"(?i)https?://", html) and html.count('<svg role="img"') == 2
     assert "A - B = " in html and "only in A: sub-01" in html
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -26,6 +27,15 @@ SPECS = {
 }
 
 
+def _svg_size(figure: dict) -> tuple[float, float]:
+    """Width and height (points) of an inline SVG figure; it carries its title and no URL."""
+    svg = figure["svg"]
+    assert svg.startswith("<svg ") and f"<title>{figure['title']}</title>" in svg
+    assert "http" not in svg and "<?xml" not in svg
+    width, height = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups()
+    return float(width), float(height)
+
+
 def _png_size(encoded: str) -> tuple[int, int]:
     from PIL import Image
 
@@ -43,13 +53,14 @@ def test_the_specs_cover_every_kind() -> None:
 def test_each_kind_draws_a_png(kind: str) -> None:
     figure = draw_figure(SPECS[kind])
     assert figure["kind"] == kind and figure["title"] == SPECS[kind]["title"]
-    width, height = _png_size(figure["png_base64"])
-    assert width >= 600 and height >= 300
+    width, height = _svg_size(figure)  # points: 72 a inch
+    assert width >= 450 and height >= 250
 
 
 def test_estimate_figure_draws_threshold_chance_and_baselines() -> None:
     figure = estimate_figure("top10", 0.41, [0.35, 0.47], threshold=0.2, chance=0.1, baselines={"random": 0.1})
-    assert _png_size(figure["png_base64"])[0] >= 600
+    assert _svg_size(figure)[0] >= 450
+    assert "threshold 0.2" in figure["svg"] and "chance 0.1" in figure["svg"]
 
 
 @pytest.mark.parametrize(("spec", "message"), [
@@ -95,4 +106,27 @@ def test_large_scatter_and_heatmap_stay_readable() -> None:
     heatmap = {"kind": "heatmap", "title": "big", "matrix": rng.random((50, 60)).tolist(),
                "row_labels": [f"r{k}" for k in range(50)], "col_labels": [f"c{k}" for k in range(60)]}
     for spec in (scatter, heatmap):
-        assert _png_size(draw_figure(spec)["png_base64"])[0] >= 600
+        assert _svg_size(draw_figure(spec))[0] >= 450
+
+
+def test_a_figure_too_heavy_for_svg_is_a_png() -> None:
+    rng = np.random.default_rng(0)
+    figure = draw_figure({"kind": "scatter", "title": "many points", "x": rng.normal(size=20_000).tolist(),
+                          "y": rng.normal(size=20_000).tolist()})
+    assert "svg" not in figure and _png_size(figure["png_base64"])[0] >= 600
+
+
+def test_reference_lines_and_units_are_drawn() -> None:
+    svg = draw_figure({**SPECS["bar"], "ylabel": "top10_accuracy", "chance": 0.1, "threshold": 0.2})["svg"]
+    assert "top-10 accuracy (proportion, 0-1)" in svg and "chance 0.1" in svg and "threshold 0.2" in svg
+
+
+def test_constant_and_random_series_are_not_plotted() -> None:
+    from biocl.report.figures import constant_curves, training_curve_figures
+
+    records = [{"step": s, "loss": 3.0 - 0.1 * s, "lr": 1e-3, "train_mix_layer": s % 3} for s in range(5)]
+    curves = training_curves(records)
+    assert {c["name"] for c in curves} == {"loss", "lr"}  # the random layer draw is no metric
+    titles = [f["title"] for f in training_curve_figures(curves)]
+    assert titles == ["Training losses per step"]  # the constant learning rate is said, not drawn
+    assert constant_curves(curves) == ["learning rate stayed at 0.001 for all 5 records."]

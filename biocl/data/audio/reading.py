@@ -2,7 +2,7 @@
 
 Every waveform biocl uses is read here: WAV, FLAC or OGG through soundfile, mixed down to
 mono, resampled with torchaudio to the sample rate the model expects, as float32 in
-[-1, 1]. A data set is given in one of three layouts:
+[-1, 1]. A data set is given in one of four layouts:
 
 ``manifest``
     a CSV file with a ``path`` column (relative to the CSV's folder) and a ``caption`` or
@@ -14,6 +14,10 @@ mono, resampled with torchaudio to the sample rate the model expects, as float32
     a folder of files whose names carry the label, e.g. the Free Spoken Digit Dataset
     ``{digit}_{speaker}_{index}.wav``, read with a regular expression with a ``label``
     (and optionally a ``group``) named group.
+``folders``
+    one sub-folder per class, its name the label (``sounds/dog/*.wav``, ``sounds/church_bell/``
+    reads "church bell"); files anywhere below a class folder belong to it, a file directly
+    in the top folder is counted as an exclusion.
 
 Bad input never passes silently: an unreadable file, a zero-length clip, a silent clip
 and a manifest row that points to a missing file are either counted exclusions
@@ -45,6 +49,7 @@ __all__ = [
     "FSDD_PATTERN",
     "AudioClip",
     "AudioDataset",
+    "list_folders",
     "read_audio",
     "rms_dbfs",
     "fit_length",
@@ -56,7 +61,7 @@ __all__ = [
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 FSDD_PATTERN = r"^(?P<label>\d+)_(?P<group>[A-Za-z]+)_(?P<index>\d+)$"
-Layout = Literal["manifest", "esc50", "labelled_names"]
+Layout = Literal["manifest", "esc50", "labelled_names", "folders"]
 OnBad = Literal["exclude", "error"]
 
 
@@ -304,6 +309,28 @@ def list_labelled_names(folder: str | Path, *, pattern: str = FSDD_PATTERN,
     return clips, excluded
 
 
+def list_folders(root: str | Path) -> tuple[list[AudioClip], Counter]:
+    """List a folder with one sub-folder per class (``sounds/dog/*.wav``); the sub-folder names the label.
+
+    Underscores in a folder name become spaces in the label; hidden folders are skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise BioclError("audio folder not found", path=root, hint="give the folder with --set data.root=PATH")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise BioclError("no class sub-folders: `folders` expects one sub-folder per class (sounds/dog/*.wav)",
+                         path=root, hint="use data.source=labelled_names for a flat folder")
+    clips, excluded = [], Counter()
+    excluded["file outside a class folder"] += sum(1 for p in root.iterdir() if p.is_file()
+                                                   and p.suffix.lower() in AUDIO_SUFFIXES)
+    for folder in classes:
+        label = folder.name.replace("_", " ")
+        clips += [AudioClip(path=path, label=label) for path in sorted(folder.rglob("*"))
+                  if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()]
+    return clips, +excluded
+
+
 def load_audio_dataset(root: str | Path, *, layout: Layout, sample_rate_hz: int, on_bad: OnBad = "exclude",
                        silence_dbfs: float = -60.0, min_duration_s: float = 0.0,
                        pattern: str = FSDD_PATTERN, label_names: dict[str, str] | None = None,
@@ -313,8 +340,8 @@ def load_audio_dataset(root: str | Path, *, layout: Layout, sample_rate_hz: int,
     Parameters
     ----------
     root : str | Path
-        The manifest CSV (``manifest``) or the data set folder (``esc50``, ``labelled_names``).
-    layout : {"manifest", "esc50", "labelled_names"}
+        The manifest CSV (``manifest``) or the data set folder (``esc50``, ``labelled_names``, ``folders``).
+    layout : {"manifest", "esc50", "labelled_names", "folders"}
         How the data set is organised (see the module docstring).
     sample_rate_hz : int
         Every clip is resampled to this rate, Hz.
@@ -343,8 +370,11 @@ def load_audio_dataset(root: str | Path, *, layout: Layout, sample_rate_hz: int,
         listed, excluded = list_esc50(root, on_bad=on_bad)
     elif layout == "labelled_names":
         listed, excluded = list_labelled_names(root, pattern=pattern, label_names=label_names)
+    elif layout == "folders":
+        listed, excluded = list_folders(root)
     else:
-        raise BioclError(f"unknown audio data layout {layout!r}", hint="use manifest, esc50 or labelled_names")
+        raise BioclError(f"unknown audio data layout {layout!r}",
+                         hint="use manifest, esc50, labelled_names or folders")
     listed.sort(key=lambda clip: str(clip.path))
     dropped_while_listing = sum(excluded.values())
     if max_clips_per_label is not None:
