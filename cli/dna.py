@@ -178,3 +178,34 @@ def simulate_command(
                 "manifest": str(manifest) if manifest else None, "simulated_genomes": not genomes}
     emit(document, f"{len(sources)} genomes -> {reads} ({contigs_per_genome} per genome); gold standard {gold}"
                    + (f"; genomes listed in {manifest}" if manifest else ""))
+
+
+def simulate_metagenome_command(
+    genomes: list[Path] = typer.Argument(..., help="Genome FASTA files, one genome per file (label: the name "
+                                         "up to its first dot)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    samples: int = typer.Option(6, "--samples", help="Samples (one BAM each)."),
+    species: Path | None = typer.Option(None, "--species", help="TSV 'genome<TAB>species' (default: each genome "
+                                        "its own species)."),
+    median_contig_bp: int = typer.Option(8_000, "--median-contig-bp", help="Median contig length (bp)."),
+    min_contig_bp: int = typer.Option(2_000, "--min-contig-bp", help="Shortest contig (bp)."),
+    depth: float = typer.Option(10.0, "--depth", help="Mean depth of a genome at relative abundance 1."),
+    abundance_sigma: float = typer.Option(1.0, "--abundance-sigma", help="Sigma of the log-normal abundances."),
+    read_bp: int = typer.Option(150, "--read-bp", help="Read length (bp)."),
+    substitution_rate: float = typer.Option(0.005, "--substitution-rate", help="Per-base read substitutions."),
+    mapper: str = typer.Option("direct", "--mapper", help="'direct' (BAMs from the reads' known origin) or "
+                               "'minimap2' (map with minimap2 + samtools)."),
+    threads: int = typer.Option(1, "--threads", help="Threads of minimap2 and samtools."),
+    seed: int = _SEED,
+) -> None:
+    """Cut real genomes into contigs, sample reads per sample, write BAMs and the gold standard."""
+    from biocl.data.dna.simulate_metagenome import simulate_metagenome_from_files
+
+    result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
+                                            median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
+                                            mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
+                                            substitution_rate=substitution_rate, mapper=mapper, threads=threads,
+                                            seed=seed)
+    emit(result, f"{result['genomes']} genomes -> {result['contigs']} contigs ({result['total_bp']} bp, median "
+                 f"{result['median_contig_bp']:.0f} bp) in {out / 'contigs.fa'}; {samples} BAMs in "
+                 f"{out / 'samples'}; gold standards {out / 'gold_genome.binning'}, {out / 'gold_species.binning'}")
