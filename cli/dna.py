@@ -9,10 +9,29 @@ import typer
 from biocl.utils.errors import BioclError
 from biocl_cli.output import emit
 
+
+def _coverage_options(bam: list[Path] | None, abundance: Path | None, threads: int | None, weight: float,
+                      trim_bp: int, min_identity: float, min_mapq: int):
+    from biocl.data.dna.coverage import DepthSettings
+    from biocl.pipelines.dna_binning import CoverageOptions
+
+    return CoverageOptions(bams=tuple(bam or ()), abundance=abundance, threads=threads or 1, weight=weight,
+                           depth=DepthSettings(trim_bp=trim_bp, min_identity=min_identity, min_mapq=min_mapq))
+
 app = typer.Typer(help="DNA embedding, binning and evaluation.", no_args_is_help=True)
 
 _DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA).")
 _SEED = typer.Option(0, "--seed", help="Seed of training and of every random choice.")
+_BAM = typer.Option(None, "--bam", help="Coordinate-sorted BAM of one sample's reads mapped to these contigs "
+                    "(repeat per sample; needs pysam: pip install 'biocl[bam]').")
+_ABUNDANCE = typer.Option(None, "--abundance", help="Depth table instead of BAMs: MetaBAT2 "
+                          "(jgi_summarize_bam_contig_depths), VAMB abundance.tsv or CoverM contig output.")
+_THREADS = typer.Option(None, "--threads", help="CPU threads for torch, BLAS and pysam (default: as set).")
+_WEIGHT = typer.Option(0.5, "--coverage-weight", help="Weight of composition in the fused similarity "
+                       "(coverage gets 1 - it).")
+_TRIM = typer.Option(75, "--trim-bp", help="BAM depth: bases left out at each contig end (MetaBAT: 75).")
+_IDENTITY = typer.Option(0.97, "--min-identity", help="BAM depth: smallest alignment identity counted (MetaBAT: 0.97).")
+_MAPQ = typer.Option(0, "--min-mapq", help="BAM depth: smallest mapping quality counted (MetaBAT: 0).")
 _TRUST = typer.Option(False, "--trust-remote-code",
                       help="Allow model code shipped in a Hugging Face folder to run (DNABERT-2/-S need it).")
 
@@ -26,19 +45,28 @@ def embed(
     steps: int = typer.Option(300, "--steps", help="Self-training steps for --model default (0: untrained)."),
     window_bp: int = typer.Option(10_000, "--window-bp", help="Window length; windows are averaged per sequence."),
     min_length_bp: int = typer.Option(0, "--min-length", help="Skip sequences shorter than this (bp)."),
+    bam: list[Path] | None = _BAM,
+    abundance: Path | None = _ABUNDANCE,
+    coverage_weight: float = _WEIGHT,
+    trim_bp: int = _TRIM,
+    min_identity: float = _IDENTITY,
+    min_mapq: int = _MAPQ,
+    threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
-    """Embed every sequence of a file; rows follow the input order.
+    """Embed every sequence of a file; rows follow the input order (with coverage: the fused two views).
 
     Under ``torchrun`` the ranks train together (gathered negatives), each embeds one
     contiguous share of the sequences, and rank 0 writes the single output in input order.
     """
     from biocl.pipelines.dna_binning import embed_fasta
 
+    coverage = _coverage_options(bam, abundance, threads, coverage_weight, trim_bp, min_identity, min_mapq)
     summary = embed_fasta(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
-                          trust_remote_code=trust_remote_code, seed=seed, device=device)
+                          trust_remote_code=trust_remote_code, seed=seed, device=device, coverage=coverage,
+                          threads=threads)
     if summary is not None:  # the other ranks of a torchrun have nothing to say
         emit(summary, f"{summary['n_sequences']} sequences -> {summary['embeddings']} ({summary['dim']} "
                       f"dimensions); ids in {summary['ids']}")
@@ -65,19 +93,34 @@ def bin_command(
                                                help="--calibration halves: percentile of half-to-half similarities."),
     min_length_bp: int = typer.Option(2_500, "--min-length", help="Shorter sequences are left unbinned (bp)."),
     min_bin_size: int = typer.Option(10, "--min-bin-size", help="Smaller bins are dissolved (sequences)."),
+    min_fasta_bp: int = typer.Option(0, "--min-fasta", help="Write a bin's FASTA only when it holds at least this "
+                                     "many base pairs (VAMB's --minfasta); clusters.tsv lists every bin."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Also write the trained encoder here."),
+    bam: list[Path] | None = _BAM,
+    abundance: Path | None = _ABUNDANCE,
+    coverage_weight: float = _WEIGHT,
+    trim_bp: int = _TRIM,
+    min_identity: float = _IDENTITY,
+    min_mapq: int = _MAPQ,
+    threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
-    """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed)."""
+    """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed).
+
+    With --bam (one per sample) or --abundance, coverage across samples is a second view fused with composition.
+    """
     from biocl.pipelines.dna_binning import SelfTraining, bin_fasta
 
     training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp)
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
                         training=training, binner=binner, threshold=threshold, calibration=calibration,
                         threshold_percentile=threshold_percentile, min_length_bp=min_length_bp,
-                        min_bin_size=min_bin_size, seed=seed, device=device, save_model=save_model)
+                        min_bin_size=min_bin_size, seed=seed, device=device, save_model=save_model,
+                        coverage=_coverage_options(bam, abundance, threads, coverage_weight, trim_bp, min_identity,
+                                                   min_mapq),
+                        min_fasta_bp=min_fasta_bp, threads=threads)
     emit(summary, f"{summary['n_sequences']} sequences: {summary['n_bins']} bins holding {summary['n_binned']}, "
                   f"{summary['n_unbinned']} unbinned ({summary['n_too_short']} too short); threshold "
                   f"{summary['threshold']:.4f}\nbins in {out / 'bins'}; table {out / 'clusters.tsv'}")
