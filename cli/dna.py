@@ -129,13 +129,15 @@ def bin_command(
 @app.command("evaluate")
 def evaluate(
     bins: Path = typer.Argument(..., help="A `biocl dna bin` folder, clusters.tsv or a bioboxes .binning file."),
-    truth: Path = typer.Option(..., "--truth", help="Gold standard: bioboxes or sequence_id<TAB>label TSV."),
+    truth: Path = typer.Option(..., "--truth", help="Genome gold standard: bioboxes or sequence_id<TAB>label TSV."),
+    species_truth: Path | None = typer.Option(None, "--species-truth", help="Species gold standard of the same "
+                                              "sequences, for species-level ARI and F1."),
     fasta: Path | None = typer.Option(None, "--fasta", help="The binned sequences, for base-pair (AMBER) metrics."),
 ) -> None:
     """Score bins against a gold standard: ARI, matched F1 counts, AMBER purity/completeness."""
     from biocl.pipelines.dna_binning import evaluate_binning
 
-    result = evaluate_binning(bins, truth, fasta=fasta)
+    result = evaluate_binning(bins, truth, fasta=fasta, species_path=species_truth)
     match = result["match"]
     human = (f"{result['n_sequences']} sequences, {match['n_species']} genomes, {match['n_bins']} bins, "
              f"{result['n_unbinned']} unbinned\nARI {result['ari']:.4f}; mean F1 {match['mean_f1']:.4f}; "
@@ -144,7 +146,12 @@ def evaluate(
         recovered = ", ".join(f">{r['completeness_gt']:.0%}/<{r['contamination_lt']:.0%}: {r['n_genomes']}"
                               for r in result["amber"]["recovered"])
         human += (f"\npurity {result['amber']['mean_purity']:.4f}, completeness "
-                  f"{result['amber']['mean_completeness']:.4f} (bp); recovered (completeness/contamination) {recovered}")
+                  f"{result['amber']['mean_completeness']:.4f} (bp, over genomes); recovered genomes "
+                  f"(completeness/contamination) {recovered}")
+    if "species" in result:
+        sp = result["species"]
+        human += (f"\nspecies: {sp['match']['n_species']}, ARI {sp['ari']:.4f}, mean F1 {sp['match']['mean_f1']:.4f}, "
+                  f"F1 > 0.9: {sp['match']['n_f1_above_0_9']}")
     emit(result, human)
 
 

@@ -227,10 +227,14 @@ def _featurizer(features: str, kept: list, *, model: str | None, trust_remote_co
 
 
 def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: str | Path | None = None,
-                     lengths: dict[str, int] | None = None) -> dict[str, Any]:
+                     lengths: dict[str, int] | None = None,
+                     species_path: str | Path | None = None) -> dict[str, Any]:
     """Score bins against a gold standard: ARI, the paper's matched F1 counts, AMBER metrics.
 
-    Sequences of the gold standard that no bin lists count as unbinned.
+    Sequences of the gold standard that no bin lists count as unbinned. ``truth_path``
+    gives each sequence's genome: AMBER's "genomes recovered" and the matched F1 count
+    genomes. With ``species_path`` (each sequence's species), ``species`` adds the ARI and
+    matched F1 at species level, so strains of one species are not counted as genomes.
 
     Parameters
     ----------
@@ -242,12 +246,20 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
         The binned sequences (FASTA/FASTQ), read for their lengths (AMBER's base-pair metrics).
     lengths : dict | None
         Sequence lengths (bp) for AMBER, instead of ``fasta``; when both are None they are
-        read from the bins folder's FASTA files.
+        read from the bins folder (``clusters.tsv`` or its FASTA files).
+    species_path : str | Path | None
+        Species gold standard of the same sequences (same formats as ``truth_path``).
 
     Returns
     -------
     dict
-        ``ari``, ``n_sequences``, ``n_unbinned``, ``match`` (per-species F1, counts) and ``amber``.
+        ``ari``, ``n_sequences``, ``n_unbinned``, ``match`` (per-genome F1, counts),
+        ``amber`` (genome level) and, with ``species_path``, ``species`` (``ari``, ``match``).
+
+    Raises
+    ------
+    BioclError
+        When the species gold standard lacks a sequence of the genome gold standard.
     """
     if lengths is None and fasta is not None:
         lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)}
@@ -256,8 +268,8 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
     ids = list(truth)
     unknown = set(assignment) - set(truth)
     bins = [assignment.get(i, UNBINNED) for i in ids]
-    names = sorted({b for b in bins if b != UNBINNED})
-    codes = np.array([names.index(b) if b != UNBINNED else -1 for b in bins], dtype=np.int64)
+    names = {b: k for k, b in enumerate(sorted({b for b in bins if b != UNBINNED}))}
+    codes = np.array([names[b] if b != UNBINNED else -1 for b in bins], dtype=np.int64)
     labels = [truth[i] for i in ids]
     match = match_bins(codes, labels)
     result: dict[str, Any] = {"ari": binning_ari(bins, labels), "n_sequences": len(ids),
@@ -267,4 +279,13 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
         lengths = read_bin_lengths(bins_path)
     if lengths is not None and all(i in lengths for i in ids):
         result["amber"] = amber_metrics(codes, labels, [lengths[i] for i in ids])
+    if species_path is not None:
+        species = read_gold_standard(species_path)
+        missing = next((i for i in ids if i not in species), None)
+        if missing is not None:
+            raise BioclError(f"sequence {missing!r} of the genome gold standard has no species", path=species_path,
+                             hint="give the species of every sequence of --truth")
+        species_labels = [species[i] for i in ids]
+        result["species"] = {"ari": binning_ari(bins, species_labels),
+                             "match": match_bins(codes, species_labels).as_dict()}
     return result

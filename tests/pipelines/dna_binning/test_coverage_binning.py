@@ -86,3 +86,13 @@ def test_fused_cosine_is_the_weighted_mean_of_the_views() -> None:
     unit = composition / np.linalg.norm(composition, axis=1, keepdims=True)
     kernel = np.exp(-((profiles[:, None] - profiles[None]) ** 2).sum(-1) / 2)
     np.testing.assert_allclose(fused @ fused.T, 0.3 * unit @ unit.T + 0.7 * kernel, atol=0.03)
+
+
+def test_evaluate_counts_genomes_by_genome_and_species_by_species(metagenome, tmp_path: Path) -> None:
+    bin_fasta(metagenome.contigs, tmp_path / "out", features="tnf", min_length_bp=2_000, min_bin_size=5,
+              coverage=CoverageOptions(bams=tuple(metagenome.bams)))
+    scores = evaluate_binning(tmp_path / "out", metagenome.gold_genome, species_path=metagenome.gold_species)
+    assert scores["match"]["n_species"] == 6 and scores["amber"]["n_genomes"] == 6
+    assert scores["species"]["match"]["n_species"] == 3
+    # Strains split apart: near-perfect at genome level, so half the bins miss at species level.
+    assert scores["species"]["ari"] < scores["ari"]
