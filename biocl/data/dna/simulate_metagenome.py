@@ -115,16 +115,16 @@ def cut_contigs(sequence: str, rng: np.random.Generator, *, median_bp: int = 8_0
     return pieces
 
 
-def _mutate(read: np.ndarray, rate: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    if rate <= 0:
-        return read, 0
-    hits = np.flatnonzero(rng.random(len(read)) < rate)
-    if hits.size:
-        read = read.copy()
-        # A substitution always changes the base: add 1-3 modulo 4 to its code.
-        codes = np.searchsorted(_BASES, read[hits])
-        read[hits] = _BASES[(codes + rng.integers(1, 4, hits.size)) % 4]
-    return read, int(hits.size)
+def _mutate(reads: np.ndarray, rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Substitute bases of a (n_reads, read_bp) array at ``rate``; the reads and each one's substitutions."""
+    if rate <= 0 or reads.size == 0:
+        return reads, np.zeros(len(reads), dtype=np.int64)
+    hits = rng.random(reads.shape) < rate
+    # A substitution always changes the base: add 1-3 modulo 4 to its code (N stays an ambiguous base).
+    codes = np.searchsorted(_BASES, reads[hits]).clip(0, 3)
+    reads = reads.copy()
+    reads[hits] = _BASES[(codes + rng.integers(1, 4, codes.size)) % 4]
+    return reads, hits.sum(axis=1)
 
 
 def _write_sample(out: Path, contigs: list[SequenceRecord], depths: np.ndarray, *, read_bp: int,
@@ -146,8 +146,8 @@ def _write_sample(out: Path, contigs: list[SequenceRecord], depths: np.ndarray, 
             count = rng.poisson(depth * contig.length_bp / read_bp)
             starts = np.sort(rng.integers(0, contig.length_bp - read_bp + 1, count))
             reverse = rng.random(count) < 0.5
-            for start, rev in zip(starts, reverse):
-                read, edits = _mutate(codes[start:start + read_bp], substitution_rate, rng)
+            reads, edits = _mutate(codes[starts[:, None] + np.arange(read_bp)], substitution_rate, rng)
+            for start, rev, read, edit in zip(starts, reverse, reads, edits):
                 text = read.tobytes().decode("ascii")
                 name = f"{out.stem}_{n_reads}"
                 n_reads += 1
@@ -160,7 +160,7 @@ def _write_sample(out: Path, contigs: list[SequenceRecord], depths: np.ndarray, 
                 segment.reference_id, segment.reference_start = ref_id, int(start)
                 segment.mapping_quality, segment.cigartuples = 60, [(0, read_bp)]
                 segment.query_qualities = quality
-                segment.set_tag("NM", edits)
+                segment.set_tag("NM", int(edit))
                 bam.write(segment)
     if fastq:
         _map_reads(out.parent.parent / "contigs.fa", fastq, bam_path, threads)

@@ -65,3 +65,13 @@ def test_simulator_on_real_genomes(tmp_path: Path, shared_data: Path) -> None:
     total = sum(len(r.seq) for p in files.values() for r in read_sequences(p, min_length_bp=0))
     assert meta.summary["total_bp"] + meta.summary["dropped_bp"] == total
     assert all(b.is_file() and b.with_suffix(".bam.bai").is_file() for b in meta.bams)
+
+
+def test_substitutions_always_change_the_base_and_are_counted() -> None:
+    from biocl.data.dna.simulate_metagenome import _mutate
+
+    rng = np.random.default_rng(0)
+    reads = np.frombuffer(b"ACGT" * 250, dtype=np.uint8).reshape(10, 100)
+    mutated, edits = _mutate(reads, 0.1, rng)
+    assert (mutated != reads).sum(axis=1).tolist() == edits.tolist() and edits.sum() > 0
+    assert set(np.unique(mutated).tobytes()) <= set(b"ACGT")
