@@ -8,7 +8,8 @@ with coverage can be tested and benchmarked against a known answer:
   and metaSPAdes assemblies of real communities have contig N50s of a few to ~10 kb) and
   never below ``min_contig_bp`` (2 kb, the binners' usual minimum); a remainder that would
   be shorter joins the last contig, a record shorter than the minimum is left out (and
-  counted). Half of the contigs are reverse-complemented (assemblers orient contigs
+  counted). Scaffold gaps (runs of 10 or more N) end a contig and are left out, since
+  assemblers' contigs never span them (an all-N contig also stops VAMB). Half of the contigs are reverse-complemented (assemblers orient contigs
   arbitrarily), ids are random (``contig_<hex>``) and the file order is shuffled, so
   neither order nor name gives the genome away.
 * **Abundances**: each genome's relative abundance in each sample is log-normal
@@ -28,6 +29,7 @@ with coverage can be tested and benchmarked against a known answer:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from contextlib import nullcontext
@@ -51,6 +53,8 @@ __all__ = ["SimulatedMetagenome", "simulate_metagenome", "simulate_metagenome_fr
 MAPPERS = ("direct", "minimap2")
 
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+#: A scaffold gap: 10 or more ambiguous bases in a row.
+_GAP = re.compile(r"[Nn]{10,}")
 
 
 @dataclass
@@ -246,7 +250,10 @@ def simulate_metagenome(genomes: Mapping[str, str | Path], out_dir: str | Path, 
     rng = np.random.default_rng(seed)
     contigs, origin, dropped_bp = [], [], 0
     for label, records in _read_genomes(genomes).items():
-        for seq in records:
+        # Scaffold gaps (runs of N) end contigs, as an assembler's contigs never span them.
+        parts = [part for record in records for part in _GAP.split(record)]
+        dropped_bp += sum(map(len, records)) - sum(map(len, parts))
+        for seq in parts:
             pieces = cut_contigs(seq, rng, median_bp=median_contig_bp, sigma=contig_sigma, min_bp=min_contig_bp)
             dropped_bp += len(seq) - sum(e - s for s, e in pieces)
             for start, end in pieces:

@@ -75,3 +75,14 @@ def test_substitutions_always_change_the_base_and_are_counted() -> None:
     mutated, edits = _mutate(reads, 0.1, rng)
     assert (mutated != reads).sum(axis=1).tolist() == edits.tolist() and edits.sum() > 0
     assert set(np.unique(mutated).tobytes()) <= set(b"ACGT")
+
+
+def test_scaffold_gaps_end_contigs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    left, right = ("".join(rng.choice(list("ACGT"), size=n)) for n in (30_000, 25_000))
+    seq = left + "N" * 100 + right
+    genome = write_fasta(tmp_path / "g.fa", [SequenceRecord("scaffold", seq, len(seq))])
+    meta = simulate_metagenome({"g": genome}, tmp_path / "meta", n_samples=1, mean_depth=1.0, seed=0)
+    records = list(read_sequences(meta.contigs, min_length_bp=0))
+    assert all("N" not in r.seq for r in records)
+    assert meta.summary["total_bp"] == 55_000 and meta.summary["dropped_bp"] == 100
