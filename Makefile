@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.biocl-installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: install demo test test-all bench results clean
+.PHONY: install demo test test-all bench bench-binning results clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ results: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# biocl beside VAMB and SemiBin2 (each in its own venv under /work/peer_venvs; not part of `make test`).
+bench-binning: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bam]'
+	$(BIN)/python benchmarks/peer_binning.py --json runs/peer_binning.json
 
 clean:
 	rm -rf $(VENV) runs .biocl_cache

@@ -9,10 +9,29 @@ import typer
 from biocl.utils.errors import BioclError
 from biocl_cli.output import emit
 
+
+def _coverage_options(bam: list[Path] | None, abundance: Path | None, threads: int | None, weight: float,
+                      trim_bp: int, min_identity: float, min_mapq: int):
+    from biocl.data.dna.coverage import DepthSettings
+    from biocl.pipelines.dna_binning import CoverageOptions
+
+    return CoverageOptions(bams=tuple(bam or ()), abundance=abundance, threads=threads or 1, weight=weight,
+                           depth=DepthSettings(trim_bp=trim_bp, min_identity=min_identity, min_mapq=min_mapq))
+
 app = typer.Typer(help="DNA embedding, binning and evaluation.", no_args_is_help=True)
 
 _DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda (bf16 autocast on CUDA).")
 _SEED = typer.Option(0, "--seed", help="Seed of training and of every random choice.")
+_BAM = typer.Option(None, "--bam", help="Coordinate-sorted BAM of one sample's reads mapped to these contigs "
+                    "(repeat per sample; needs pysam: pip install 'biocl[bam]').")
+_ABUNDANCE = typer.Option(None, "--abundance", help="Depth table instead of BAMs: MetaBAT2 "
+                          "(jgi_summarize_bam_contig_depths), VAMB abundance.tsv or CoverM contig output.")
+_THREADS = typer.Option(None, "--threads", help="CPU threads for torch, BLAS and pysam (default: as set).")
+_WEIGHT = typer.Option(0.5, "--coverage-weight", help="Weight of composition in the fused similarity "
+                       "(coverage gets 1 - it).")
+_TRIM = typer.Option(75, "--trim-bp", help="BAM depth: bases left out at each contig end (MetaBAT: 75).")
+_IDENTITY = typer.Option(0.97, "--min-identity", help="BAM depth: smallest alignment identity counted (MetaBAT: 0.97).")
+_MAPQ = typer.Option(0, "--min-mapq", help="BAM depth: smallest mapping quality counted (MetaBAT: 0).")
 _TRUST = typer.Option(False, "--trust-remote-code",
                       help="Allow model code shipped in a Hugging Face folder to run (DNABERT-2/-S need it).")
 
@@ -26,19 +45,28 @@ def embed(
     steps: int = typer.Option(300, "--steps", help="Self-training steps for --model default (0: untrained)."),
     window_bp: int = typer.Option(10_000, "--window-bp", help="Window length; windows are averaged per sequence."),
     min_length_bp: int = typer.Option(0, "--min-length", help="Skip sequences shorter than this (bp)."),
+    bam: list[Path] | None = _BAM,
+    abundance: Path | None = _ABUNDANCE,
+    coverage_weight: float = _WEIGHT,
+    trim_bp: int = _TRIM,
+    min_identity: float = _IDENTITY,
+    min_mapq: int = _MAPQ,
+    threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
-    """Embed every sequence of a file; rows follow the input order.
+    """Embed every sequence of a file; rows follow the input order (with coverage: the fused two views).
 
     Under ``torchrun`` the ranks train together (gathered negatives), each embeds one
     contiguous share of the sequences, and rank 0 writes the single output in input order.
     """
     from biocl.pipelines.dna_binning import embed_fasta
 
+    coverage = _coverage_options(bam, abundance, threads, coverage_weight, trim_bp, min_identity, min_mapq)
     summary = embed_fasta(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
-                          trust_remote_code=trust_remote_code, seed=seed, device=device)
+                          trust_remote_code=trust_remote_code, seed=seed, device=device, coverage=coverage,
+                          threads=threads)
     if summary is not None:  # the other ranks of a torchrun have nothing to say
         emit(summary, f"{summary['n_sequences']} sequences -> {summary['embeddings']} ({summary['dim']} "
                       f"dimensions); ids in {summary['ids']}")
@@ -65,19 +93,34 @@ def bin_command(
                                                help="--calibration halves: percentile of half-to-half similarities."),
     min_length_bp: int = typer.Option(2_500, "--min-length", help="Shorter sequences are left unbinned (bp)."),
     min_bin_size: int = typer.Option(10, "--min-bin-size", help="Smaller bins are dissolved (sequences)."),
+    min_fasta_bp: int = typer.Option(0, "--min-fasta", help="Write a bin's FASTA only when it holds at least this "
+                                     "many base pairs (VAMB's --minfasta); clusters.tsv lists every bin."),
     save_model: Path | None = typer.Option(None, "--save-model", help="Also write the trained encoder here."),
+    bam: list[Path] | None = _BAM,
+    abundance: Path | None = _ABUNDANCE,
+    coverage_weight: float = _WEIGHT,
+    trim_bp: int = _TRIM,
+    min_identity: float = _IDENTITY,
+    min_mapq: int = _MAPQ,
+    threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
-    """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed)."""
+    """Bin sequences into genomes, training the encoder on the input itself (no pretrained model needed).
+
+    With --bam (one per sample) or --abundance, coverage across samples is a second view fused with composition.
+    """
     from biocl.pipelines.dna_binning import SelfTraining, bin_fasta
 
     training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp)
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
                         training=training, binner=binner, threshold=threshold, calibration=calibration,
                         threshold_percentile=threshold_percentile, min_length_bp=min_length_bp,
-                        min_bin_size=min_bin_size, seed=seed, device=device, save_model=save_model)
+                        min_bin_size=min_bin_size, seed=seed, device=device, save_model=save_model,
+                        coverage=_coverage_options(bam, abundance, threads, coverage_weight, trim_bp, min_identity,
+                                                   min_mapq),
+                        min_fasta_bp=min_fasta_bp, threads=threads)
     emit(summary, f"{summary['n_sequences']} sequences: {summary['n_bins']} bins holding {summary['n_binned']}, "
                   f"{summary['n_unbinned']} unbinned ({summary['n_too_short']} too short); threshold "
                   f"{summary['threshold']:.4f}\nbins in {out / 'bins'}; table {out / 'clusters.tsv'}")
@@ -86,13 +129,15 @@ def bin_command(
 @app.command("evaluate")
 def evaluate(
     bins: Path = typer.Argument(..., help="A `biocl dna bin` folder, clusters.tsv or a bioboxes .binning file."),
-    truth: Path = typer.Option(..., "--truth", help="Gold standard: bioboxes or sequence_id<TAB>label TSV."),
+    truth: Path = typer.Option(..., "--truth", help="Genome gold standard: bioboxes or sequence_id<TAB>label TSV."),
+    species_truth: Path | None = typer.Option(None, "--species-truth", help="Species gold standard of the same "
+                                              "sequences, for species-level ARI and F1."),
     fasta: Path | None = typer.Option(None, "--fasta", help="The binned sequences, for base-pair (AMBER) metrics."),
 ) -> None:
     """Score bins against a gold standard: ARI, matched F1 counts, AMBER purity/completeness."""
     from biocl.pipelines.dna_binning import evaluate_binning
 
-    result = evaluate_binning(bins, truth, fasta=fasta)
+    result = evaluate_binning(bins, truth, fasta=fasta, species_path=species_truth)
     match = result["match"]
     human = (f"{result['n_sequences']} sequences, {match['n_species']} genomes, {match['n_bins']} bins, "
              f"{result['n_unbinned']} unbinned\nARI {result['ari']:.4f}; mean F1 {match['mean_f1']:.4f}; "
@@ -101,7 +146,12 @@ def evaluate(
         recovered = ", ".join(f">{r['completeness_gt']:.0%}/<{r['contamination_lt']:.0%}: {r['n_genomes']}"
                               for r in result["amber"]["recovered"])
         human += (f"\npurity {result['amber']['mean_purity']:.4f}, completeness "
-                  f"{result['amber']['mean_completeness']:.4f} (bp); recovered (completeness/contamination) {recovered}")
+                  f"{result['amber']['mean_completeness']:.4f} (bp, over genomes); recovered genomes "
+                  f"(completeness/contamination) {recovered}")
+    if "species" in result:
+        sp = result["species"]
+        human += (f"\nspecies: {sp['match']['n_species']}, ARI {sp['ari']:.4f}, mean F1 {sp['match']['mean_f1']:.4f}, "
+                  f"F1 > 0.9: {sp['match']['n_f1_above_0_9']}")
     emit(result, human)
 
 
@@ -178,3 +228,34 @@ def simulate_command(
                 "manifest": str(manifest) if manifest else None, "simulated_genomes": not genomes}
     emit(document, f"{len(sources)} genomes -> {reads} ({contigs_per_genome} per genome); gold standard {gold}"
                    + (f"; genomes listed in {manifest}" if manifest else ""))
+
+
+def simulate_metagenome_command(
+    genomes: list[Path] = typer.Argument(..., help="Genome FASTA files, one genome per file (label: the name "
+                                         "up to its first dot)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    samples: int = typer.Option(6, "--samples", help="Samples (one BAM each)."),
+    species: Path | None = typer.Option(None, "--species", help="TSV 'genome<TAB>species' (default: each genome "
+                                        "its own species)."),
+    median_contig_bp: int = typer.Option(8_000, "--median-contig-bp", help="Median contig length (bp)."),
+    min_contig_bp: int = typer.Option(2_000, "--min-contig-bp", help="Shortest contig (bp)."),
+    depth: float = typer.Option(10.0, "--depth", help="Mean depth of a genome at relative abundance 1."),
+    abundance_sigma: float = typer.Option(1.0, "--abundance-sigma", help="Sigma of the log-normal abundances."),
+    read_bp: int = typer.Option(150, "--read-bp", help="Read length (bp)."),
+    substitution_rate: float = typer.Option(0.005, "--substitution-rate", help="Per-base read substitutions."),
+    mapper: str = typer.Option("direct", "--mapper", help="'direct' (BAMs from the reads' known origin) or "
+                               "'minimap2' (map with minimap2 + samtools)."),
+    threads: int = typer.Option(1, "--threads", help="Threads of minimap2 and samtools."),
+    seed: int = _SEED,
+) -> None:
+    """Cut real genomes into contigs, sample reads per sample, write BAMs and the gold standard."""
+    from biocl.data.dna.simulate_metagenome import simulate_metagenome_from_files
+
+    result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
+                                            median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
+                                            mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
+                                            substitution_rate=substitution_rate, mapper=mapper, threads=threads,
+                                            seed=seed)
+    emit(result, f"{result['genomes']} genomes -> {result['contigs']} contigs ({result['total_bp']} bp, median "
+                 f"{result['median_contig_bp']:.0f} bp) in {out / 'contigs.fa'}; {samples} BAMs in "
+                 f"{out / 'samples'}; gold standards {out / 'gold_genome.binning'}, {out / 'gold_species.binning'}")

@@ -1,4 +1,4 @@
-"""`biocl simulate meg|dna|audio`: write simulated data sets in the real file formats."""
+"""`biocl simulate meg|dna|audio|metagenome`: write simulated data sets in the real file formats."""
 
 from __future__ import annotations
 
@@ -14,3 +14,4 @@ for _name, _module in (("meg", decode), ("dna", dna), ("audio", audio)):
     _command = getattr(_module, "simulate_command", None)
     if _command is not None:
         app.command(_name)(_command)
+app.command("metagenome")(dna.simulate_metagenome_command)

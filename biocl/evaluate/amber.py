@@ -128,6 +128,12 @@ def amber_metrics(pred_bins: Sequence[int], true_labels: Sequence, lengths_bp: S
     whole sample (gold standard, unbinned sequences included). A genome is recovered at
     (c, x) when some bin mapped to it has completeness > c and contamination < x.
 
+    Mean purity averages over bins; mean completeness averages over the gold standard's
+    genomes, each by its most complete bin, a genome without a bin counting 0 (AMBER's
+    convention): averaged over bins, a binner that recovers one genome perfectly and leaves
+    every other unbinned would score a completeness of 1. Pass genome labels: "genomes
+    recovered" counts distinct labels.
+
     Parameters
     ----------
     pred_bins : sequence of int
@@ -173,8 +179,9 @@ def amber_metrics(pred_bins: Sequence[int], true_labels: Sequence, lengths_bp: S
         "n_bins": len(rows),
         "n_genomes": len(genomes),
         "mean_purity": float(np.mean([r["purity"] for r in rows])) if rows else 0.0,
-        "mean_completeness": float(np.mean([r["completeness"] for r in rows])) if rows else 0.0,
+        "mean_completeness": float(best_completeness.mean()) if len(genomes) else 0.0,
         "mean_completeness_genomes": float(best_completeness.mean()) if len(genomes) else 0.0,
+        "mean_completeness_bins": float(np.mean([r["completeness"] for r in rows])) if rows else 0.0,
         "binned_bp_fraction": float(table.sum() / lengths.sum()) if lengths.sum() > 0 else 0.0,
         "recovered": recovered,
     }

@@ -182,3 +182,45 @@ def test_gzip_input_is_read(tmp_path: Path, small_sample: tuple[Path, Path], cap
     doc = _run_json(capsys, "dna", "bin", str(packed), "--out", str(tmp_path / "out"), "--features", "tnf",
                     "--min-bin-size", "3")
     assert doc["n_sequences"] == 48
+
+
+@pytest.mark.parametrize("table, message", [
+    ("name\tdepth\n", "unrecognised depth-table header"),
+    ("contigname\tS1\nnot_a_contig\t1.0\n", "has no coverage"),
+])
+def test_bad_coverage_is_one_line_and_exit_2(tmp_path: Path, small_sample: tuple[Path, Path],
+                                             capsys: pytest.CaptureFixture, table: str, message: str) -> None:
+    path = tmp_path / "depth.tsv"
+    path.write_text(table)
+    code = main(["dna", "bin", str(small_sample[0]), "--out", str(tmp_path / "out"), "--features", "tnf",
+                 "--abundance", str(path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error:") and "\n" not in err and message in err
+    assert not (tmp_path / "out" / "clusters.tsv").exists()
+
+
+def test_bin_and_embed_take_bams_and_simulate_metagenome(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("pysam")
+    from biocl.data.dna.simulate import simulate_genomes
+
+    genomes = simulate_genomes(tmp_path / "g", n_species=2, strains_per_species=1, genome_bp=30_000, seed=1)
+    sim = _run_json(capsys, "simulate", "metagenome", *map(str, genomes.genomes.values()), "--samples", "2",
+                    "--out", str(tmp_path / "m"), "--depth", "4")
+    assert sim["samples"] == 2 and sim["min_contig_bp"] >= 2_000
+    bams = [arg for b in sim["bams"] for arg in ("--bam", b)]
+    contigs = str(tmp_path / "m" / "contigs.fa")
+    binned = _run_json(capsys, "dna", "bin", contigs, "--out", str(tmp_path / "out"), "--features", "tnf", *bams,
+                       "--min-bin-size", "2", "--min-length", "2000", "--threads", "1", "--min-fasta", "5000")
+    assert binned["coverage"]["samples"] == ["S1", "S2"] and binned["threads"] == 1
+    embedded = _run_json(capsys, "dna", "embed", contigs, "--steps", "0", "--window-bp", "2000", *bams,
+                         "--out", str(tmp_path / "e.npy"))
+    assert embedded["coverage"]["source"] == "bam" and embedded["dim"] > 128
+    empty = tmp_path / "empty.bam"
+    import pysam
+
+    with pysam.AlignmentFile(sim["bams"][0]) as source, pysam.AlignmentFile(str(empty), "wb",
+                                                                           template=source):
+        pass
+    code = main(["dna", "bin", contigs, "--out", str(tmp_path / "o2"), "--features", "tnf", "--bam", str(empty)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "no alignments" in err and "\n" not in err

@@ -141,3 +141,24 @@ def test_registered_and_contract_shapes() -> None:
     encoder = DnaConvEncoder.tiny()
     inputs = encoder.example_inputs(3, generator=torch.Generator().manual_seed(0))
     assert encoder(**inputs).shape == encoder.output_shape(3)
+
+
+
+def test_bagged_embedding_equals_embedding_then_downsample_with_gradients() -> None:
+    """The fast path (embedding_bag per block) is the simple path's sums in another order."""
+    from biocl.encoders.dna import DnaConvEncoder
+
+    torch.manual_seed(0)
+    encoder = DnaConvEncoder(dim=24, n_blocks=2, downsample=8)
+    tokens = torch.randint(0, encoder.tokenizer.vocab_size, (3, 101))
+    tokens[2, 60:] = 0
+    mask = (tokens > 0) & (torch.rand(3, 101) > 0.1)
+    fast, fast_mask = encoder._embed_downsampled(tokens, mask)
+    slow, slow_mask = encoder._downsample(encoder.embedding(tokens), mask)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    assert torch.equal(fast_mask, slow_mask)
+    fast.square().sum().backward()
+    fast_grad = encoder.embedding.weight.grad.clone()
+    encoder.embedding.weight.grad = None
+    slow.square().sum().backward()
+    torch.testing.assert_close(fast_grad, encoder.embedding.weight.grad, rtol=1e-4, atol=1e-6)

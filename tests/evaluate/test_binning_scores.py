@@ -61,6 +61,7 @@ def test_amber_metrics_hand_computed():
                        "completeness": pytest.approx(0.75), "contamination": 0.0}
     assert metrics["mean_purity"] == pytest.approx((0.75 + 400 / 450 + 1.0) / 3)
     assert metrics["mean_completeness"] == pytest.approx((300 / 350 + 0.8 + 0.75) / 3)
+    assert metrics["mean_completeness_bins"] == pytest.approx((300 / 350 + 0.8 + 0.75) / 3)
     assert metrics["mean_completeness_genomes"] == pytest.approx((300 / 350 + 0.8 + 0.75) / 3)
     assert metrics["binned_bp_fraction"] == pytest.approx(1150 / 1250)
     recovered = {(r["completeness_gt"], r["contamination_lt"]): r["n_genomes"] for r in metrics["recovered"]}
@@ -73,6 +74,13 @@ def test_amber_metrics_hand_computed():
 def test_amber_metrics_counts_genomes_without_bins_as_zero():
     metrics = amber_metrics([0, 0, -1], ["A", "A", "B"], [10, 10, 10])
     assert metrics["mean_completeness_genomes"] == pytest.approx(0.5)
+    # Issue #12: the headline mean completeness averages over gold genomes (B unrecovered
+    # counts 0), not over bins (which gave 1.0 here).
+    assert metrics["mean_completeness"] == pytest.approx(0.5)
+    assert metrics["mean_completeness_bins"] == pytest.approx(1.0)
+    # Two bins of one genome: the genome counts once, by its most complete bin.
+    split = amber_metrics([0, 1, -1, -1], ["A", "A", "A", "B"], [10, 20, 10, 40])
+    assert split["mean_completeness"] == pytest.approx((20 / 40 + 0) / 2)
     assert metrics["recovered"][2]["n_genomes"] == 1
     with pytest.raises(ValueError, match="one length"):
         amber_metrics([0], ["A"], [1, 2])

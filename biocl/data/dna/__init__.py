@@ -6,11 +6,12 @@
 ``windows``   fixed windows, reverse complements, positive pairs of one genome's segments
 ``tnf``       tetranucleotide composition baselines: TNF, canonical TNF, TNF-K
 ``simulate``  synthetic genomes with species and strains; contigs or reads with errors
+``coverage``  read coverage per contig and sample: MetaBAT-style depth from BAM files
+              (pysam, optional), MetaBAT/VAMB/CoverM depth tables
 ============  ==============================================================================
-
-Read coverage for binning will sit beside them, in its own module.
 """
 
+from biocl.data.dna.coverage import Coverage, DepthSettings, bam_depths, read_depth_table
 from biocl.data.dna.fasta import (
     IUPAC_CODES,
     ReadStats,
@@ -50,4 +51,5 @@ __all__ = [
     "tnf_kernel_basis", "TNF", "CanonicalTNF", "TNFKernel",
     "SimulatedGenomes", "simulate_genomes", "sample_contigs", "apply_sequencing_errors", "gc_content",
     "gold_standard_path",
+    "Coverage", "DepthSettings", "bam_depths", "read_depth_table",
 ]

@@ -2,8 +2,10 @@
 
 Layout::
 
-    bins/bin.<i>.fa     one FASTA per bin (bins numbered from 1, largest first)
-    clusters.tsv        sequence_id <tab> bin (``unbinned`` for the rest), every input sequence once
+    bins/bin.<i>.fa     one FASTA per bin (bins numbered from 1, largest first) holding at least
+                        ``min_fasta_bp`` base pairs (VAMB's and SemiBin2's convention)
+    clusters.tsv        sequence_id <tab> bin <tab> length_bp (``unbinned`` for the rest), every
+                        input sequence once, every bin whatever its size
     bins.binning        CAMI bioboxes file of the binned sequences
     unbinned.fa         the sequences in no bin (long enough but unassigned, or too short)
     unbinned.tsv        sequence_id <tab> length_bp <tab> reason
@@ -28,7 +30,8 @@ __all__ = ["UNBINNED", "write_bins", "read_bins", "read_bin_lengths"]
 UNBINNED = "unbinned"
 
 
-def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons: Sequence[str | None]) -> dict:
+def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons: Sequence[str | None], *,
+               min_fasta_bp: int = 0) -> dict:
     """Write the binning outputs (see the module docstring); every record appears exactly once.
 
     Parameters
@@ -41,11 +44,13 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
         Bin of each record, -1 when unbinned.
     reasons : sequence of str | None
         Why each unbinned record is unbinned (ignored for binned ones).
+    min_fasta_bp : int
+        A bin's FASTA is written only when the bin holds at least this many base pairs.
 
     Returns
     -------
     dict
-        ``{"n_bins", "n_binned", "n_unbinned", "bin_sizes", "paths"}``.
+        ``{"n_bins", "n_binned", "n_unbinned", "bin_sizes", "n_bin_fastas", "paths"}``.
     """
     out_dir = Path(out_dir)
     bins_dir = out_dir / "bins"
@@ -57,18 +62,24 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
     order = sorted(sizes, key=lambda b: (-sizes[b], b))
     names = {old: f"bin.{new}" for new, old in enumerate(order, start=1)}
     assignment = {r.id: names[int(b)] if b >= 0 else UNBINNED for r, b in zip(records, bins)}
-    for old in order:
+    bin_bp = Counter()
+    for r, b in zip(records, bins):
+        if b >= 0:
+            bin_bp[int(b)] += r.length_bp
+    written = [old for old in order if bin_bp[old] >= min_fasta_bp]
+    for old in written:
         write_fasta(bins_dir / f"{names[old]}.fa", [r for r, b in zip(records, bins) if b == old])
     unbinned = [(r, reason) for r, b, reason in zip(records, bins, reasons) if b < 0]
     write_fasta(out_dir / "unbinned.fa", [r for r, _ in unbinned])
     with atomic_path(out_dir / "clusters.tsv") as tmp:
-        tmp.write_text("sequence_id\tbin\n" + "".join(f"{i}\t{b}\n" for i, b in assignment.items()))
+        tmp.write_text("sequence_id\tbin\tlength_bp\n"
+                       + "".join(f"{r.id}\t{assignment[r.id]}\t{r.length_bp}\n" for r in records))
     with atomic_path(out_dir / "unbinned.tsv") as tmp:
         tmp.write_text("sequence_id\tlength_bp\treason\n"
                        + "".join(f"{r.id}\t{r.length_bp}\t{reason}\n" for r, reason in unbinned))
     write_bioboxes(out_dir / "bins.binning", {i: b for i, b in assignment.items() if b != UNBINNED})
     return {"n_bins": len(order), "n_binned": len(records) - len(unbinned), "n_unbinned": len(unbinned),
-            "bin_sizes": [sizes[b] for b in order],
+            "bin_sizes": [sizes[b] for b in order], "n_bin_fastas": len(written),
             "paths": {"bins": str(bins_dir), "clusters": str(out_dir / "clusters.tsv"),
                       "bioboxes": str(out_dir / "bins.binning"), "unbinned": str(out_dir / "unbinned.fa")}}
 
@@ -91,8 +102,20 @@ def read_bins(path: str | Path) -> dict[str, str]:
 
 
 def read_bin_lengths(folder: str | Path) -> dict[str, int] | None:
-    """Sequence id -> length (bp) of every sequence in a bins folder's FASTA files; None when it has none."""
+    """Sequence id -> length (bp) of every sequence in a bins folder; None when it records none.
+
+    Read from ``clusters.tsv``'s ``length_bp`` column when present (it lists every sequence,
+    bins too small for a FASTA included), else from the folder's FASTA files.
+    """
     folder = Path(folder)
+    clusters = folder / "clusters.tsv"
+    if clusters.is_file():
+        rows = [line.split("\t") for line in clusters.read_text().splitlines()]
+        if rows and rows[0][:3] == ["sequence_id", "bin", "length_bp"]:
+            try:
+                return {row[0]: int(row[2]) for row in rows[1:] if len(row) >= 3} or None
+            except ValueError:
+                raise BioclError("clusters.tsv has a length that is not a whole number", path=clusters) from None
     files = sorted((folder / "bins").glob("*.fa")) + [folder / "unbinned.fa"]
     lengths: dict[str, int] = {}
     for fasta in files:

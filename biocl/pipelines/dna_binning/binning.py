@@ -19,6 +19,7 @@ and settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from biocl.data.dna.fasta import ReadStats, read_gold_standard, read_sequences
 from biocl.evaluate.amber import amber_metrics, binning_ari, match_bins
 from biocl.evaluate.binning import bin_embeddings
 from biocl.evaluate.binning_threshold import halves_threshold, silhouette_threshold
+from biocl.pipelines.dna_binning.coverage import CoverageOptions, coverage_view, load_coverage
 from biocl.pipelines.dna_binning.training import SelfTraining
+from biocl.pipelines.dna_binning.views import fuse_views
 from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json
@@ -74,7 +77,8 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
               min_length_bp: int = 2_500, binner: str = "graph", threshold: float | None = None,
               calibration: str = "silhouette", threshold_percentile: float = 70.0, min_bin_size: int = 10,
               graph_k: int = 50, seed: int = 0, device: str = "auto",
-              save_model: str | Path | None = None) -> dict[str, Any]:
+              save_model: str | Path | None = None, coverage: CoverageOptions = CoverageOptions(),
+              min_fasta_bp: int = 0, threads: int | None = None) -> dict[str, Any]:
     """Bin the sequences of a FASTA/FASTQ file into ``out_dir`` (see :mod:`biocl.data.dna.bins`).
 
     Parameters
@@ -101,7 +105,7 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         Cosine-similarity threshold; None calibrates it without labels (``calibration``).
     calibration : {"silhouette", "halves"}
         :func:`~biocl.evaluate.binning_threshold.silhouette_threshold` or
-        :func:`~biocl.evaluate.binning_threshold.halves_threshold`.
+        :func:`~biocl.evaluate.binning_threshold.halves_threshold` (composition only).
     threshold_percentile : float
         Percentile of the half-to-half similarities (``calibration="halves"``).
     min_bin_size : int
@@ -112,52 +116,45 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     %(device)s
     save_model : str | Path | None
         Also write the trained encoder here (default encoder only).
+    coverage : CoverageOptions
+        BAM files or a depth table; when given, coverage is a second view fused with the
+        composition (:mod:`biocl.pipelines.dna_binning.views`). Read before any training.
+    min_fasta_bp : int
+        A bin's FASTA is written only when it holds at least this many base pairs (VAMB's
+        ``--minfasta``); every bin stays in ``clusters.tsv``.
+    %(threads)s
 
     Returns
     -------
     dict
         The summary also written to ``summary.json``.
     """
-    from biocl.data.dna.tnf import CanonicalTNF
-    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
-    from biocl.pipelines.dna_species.training import load_embedding_model
-    from biocl.train import select_device
-    from biocl.utils.seeding import seeded
-
     if features not in ("learned", "tnf"):
         raise BioclError(f"unknown features {features!r}", hint="use 'learned' or 'tnf'")
     if calibration not in ("silhouette", "halves"):
         raise BioclError(f"unknown calibration {calibration!r}", hint="use 'silhouette' or 'halves'")
+    if coverage.given and calibration == "halves":
+        raise BioclError("--calibration halves compares halves of one sequence's composition, not coverage",
+                         hint="use --calibration silhouette with coverage")
+    _set_threads(threads)
     records, long_enough, stats = read_for_binning(path, min_length_bp=min_length_bp)
     kept = [r for r, ok in zip(records, long_enough) if ok]
     sequences = [r.seq for r in kept]
     summary: dict[str, Any] = {"input": str(path), "features": features, "binner": binner, "seed": seed,
                                "n_sequences": len(records), "n_too_short": int((~long_enough).sum()),
-                               "min_length_bp": min_length_bp, "ambiguous_bases_masked": stats.n_ambiguous_bases_masked}
-    if features == "tnf":
-        transformer = CanonicalTNF()
-
-        def featurize(seqs: list[str]) -> np.ndarray:
-            return transformer.fit_transform(seqs)
-    else:
-        # Self-training builds the projection head, so it shares the encoder's seeded block.
-        with seeded(seed):
-            encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
-            if training.steps > 0:
-                encoder = training.fit(encoder, {r.id: r.seq for r in kept}, seed=seed, device=device)
-        run_device = select_device(device)
-        encoder = encoder.to(run_device)
-        summary.update(model=str(model) if model else "default", train_steps=training.steps,
-                       mimix_steps=training.mimix_steps)
-        if save_model is not None:
-            if not encoder.savable:
-                raise BioclError("--save-model writes the default encoder only", path=save_model)
-            summary["model_sha256"] = encoder.cpu().save(save_model)
-            encoder = encoder.to(run_device)
-
-        def featurize(seqs: list[str]) -> np.ndarray:
-            return embed_sequences(encoder, seqs, window_bp=window_bp, device=run_device)
+                               "min_length_bp": min_length_bp, "ambiguous_bases_masked": stats.n_ambiguous_bases_masked,
+                               "min_fasta_bp": min_fasta_bp, "threads": threads, "coverage": None}
+    # Coverage is read before the expensive work, so a bad BAM or table fails at once.
+    cov_features = None
+    if coverage.given:
+        depth = load_coverage(coverage, {r.id: r.length_bp for r in kept})
+        cov_features, info = coverage_view(depth, [r.length_bp for r in kept], coverage, seed=seed)
+        summary["coverage"] = {**coverage.as_dict(), **info}
+    featurize = _featurizer(features, kept, model=model, trust_remote_code=trust_remote_code, training=training,
+                            window_bp=window_bp, seed=seed, device=device, save_model=save_model, summary=summary)
     embeddings = featurize(sequences)
+    if cov_features is not None:
+        embeddings = fuse_views(embeddings, cov_features, weight=coverage.weight)
     if threshold is None and calibration == "halves":
         threshold = halves_threshold(featurize, sequences, percentile=threshold_percentile)
         summary["threshold_rule"] = f"percentile {threshold_percentile} of half-to-half similarities"
@@ -173,17 +170,71 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     bins[long_enough] = kept_bins
     reasons = ["too_short" if not ok else ("below_threshold_or_small_bin" if b < 0 else None)
                for ok, b in zip(long_enough, bins)]
-    written = write_bins(out_dir, records, bins, reasons)
+    written = write_bins(out_dir, records, bins, reasons, min_fasta_bp=min_fasta_bp)
     summary.update(threshold=float(threshold), **written)
     write_json(Path(out_dir) / "summary.json", summary)
     return summary
 
 
+def _set_threads(threads: int | None) -> None:
+    """torch's and BLAS's CPU threads (pysam's come with the coverage options)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise BioclError(f"--threads must be at least 1, not {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # scikit-learn brings threadpoolctl; without it BLAS keeps its setting
+        pass
+
+
+def _featurizer(features: str, kept: list, *, model: str | None, trust_remote_code: bool, training: SelfTraining,
+                window_bp: int, seed: int, device: str, save_model: str | Path | None,
+                summary: dict[str, Any]) -> Callable[[list[str]], np.ndarray]:
+    """The composition view: TNF, or the (self-trained) encoder's embedding; records the model in ``summary``."""
+    from biocl.data.dna.tnf import CanonicalTNF
+    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
+    from biocl.pipelines.dna_species.training import load_embedding_model
+    from biocl.train import select_device
+    from biocl.utils.seeding import seeded
+
+    if features == "tnf":
+        transformer = CanonicalTNF()
+        return transformer.fit_transform
+    # Self-training builds the projection head, so it shares the encoder's seeded block.
+    with seeded(seed):
+        encoder = load_embedding_model(model, trust_remote_code=trust_remote_code) if model else DnaConvEncoder()
+        if training.steps > 0:
+            encoder = training.fit(encoder, {r.id: r.seq for r in kept}, seed=seed, device=device)
+    run_device = select_device(device)
+    encoder = encoder.to(run_device)
+    summary.update(model=str(model) if model else "default", train_steps=training.steps,
+                   mimix_steps=training.mimix_steps)
+    if save_model is not None:
+        if not encoder.savable:
+            raise BioclError("--save-model writes the default encoder only", path=save_model)
+        summary["model_sha256"] = encoder.cpu().save(save_model)
+        encoder = encoder.to(run_device)
+
+    def featurize(seqs: list[str]) -> np.ndarray:
+        return embed_sequences(encoder, seqs, window_bp=window_bp, device=run_device)
+    return featurize
+
+
 def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: str | Path | None = None,
-                     lengths: dict[str, int] | None = None) -> dict[str, Any]:
+                     lengths: dict[str, int] | None = None,
+                     species_path: str | Path | None = None) -> dict[str, Any]:
     """Score bins against a gold standard: ARI, the paper's matched F1 counts, AMBER metrics.
 
-    Sequences of the gold standard that no bin lists count as unbinned.
+    Sequences of the gold standard that no bin lists count as unbinned. ``truth_path``
+    gives each sequence's genome: AMBER's "genomes recovered" and the matched F1 count
+    genomes. With ``species_path`` (each sequence's species), ``species`` adds the ARI and
+    matched F1 at species level, so strains of one species are not counted as genomes.
 
     Parameters
     ----------
@@ -195,12 +246,20 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
         The binned sequences (FASTA/FASTQ), read for their lengths (AMBER's base-pair metrics).
     lengths : dict | None
         Sequence lengths (bp) for AMBER, instead of ``fasta``; when both are None they are
-        read from the bins folder's FASTA files.
+        read from the bins folder (``clusters.tsv`` or its FASTA files).
+    species_path : str | Path | None
+        Species gold standard of the same sequences (same formats as ``truth_path``).
 
     Returns
     -------
     dict
-        ``ari``, ``n_sequences``, ``n_unbinned``, ``match`` (per-species F1, counts) and ``amber``.
+        ``ari``, ``n_sequences``, ``n_unbinned``, ``match`` (per-genome F1, counts),
+        ``amber`` (genome level) and, with ``species_path``, ``species`` (``ari``, ``match``).
+
+    Raises
+    ------
+    BioclError
+        When the species gold standard lacks a sequence of the genome gold standard.
     """
     if lengths is None and fasta is not None:
         lengths = {r.id: r.length_bp for r in read_sequences(fasta, min_length_bp=0)}
@@ -209,8 +268,8 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
     ids = list(truth)
     unknown = set(assignment) - set(truth)
     bins = [assignment.get(i, UNBINNED) for i in ids]
-    names = sorted({b for b in bins if b != UNBINNED})
-    codes = np.array([names.index(b) if b != UNBINNED else -1 for b in bins], dtype=np.int64)
+    names = {b: k for k, b in enumerate(sorted({b for b in bins if b != UNBINNED}))}
+    codes = np.array([names[b] if b != UNBINNED else -1 for b in bins], dtype=np.int64)
     labels = [truth[i] for i in ids]
     match = match_bins(codes, labels)
     result: dict[str, Any] = {"ari": binning_ari(bins, labels), "n_sequences": len(ids),
@@ -220,4 +279,13 @@ def evaluate_binning(bins_path: str | Path, truth_path: str | Path, *, fasta: st
         lengths = read_bin_lengths(bins_path)
     if lengths is not None and all(i in lengths for i in ids):
         result["amber"] = amber_metrics(codes, labels, [lengths[i] for i in ids])
+    if species_path is not None:
+        species = read_gold_standard(species_path)
+        missing = next((i for i in ids if i not in species), None)
+        if missing is not None:
+            raise BioclError(f"sequence {missing!r} of the genome gold standard has no species", path=species_path,
+                             hint="give the species of every sequence of --truth")
+        species_labels = [species[i] for i in ids]
+        result["species"] = {"ari": binning_ari(bins, species_labels),
+                             "match": match_bins(codes, species_labels).as_dict()}
     return result

@@ -13,7 +13,7 @@ __all__ = ["embed_fasta"]
 @fill_doc
 def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", steps: int = 300,
                 window_bp: int = 10_000, min_length_bp: int = 0, trust_remote_code: bool = False, seed: int = 0,
-                device: str = "auto") -> dict[str, Any] | None:
+                device: str = "auto", coverage: Any = None, threads: int | None = None) -> dict[str, Any] | None:
     """Embed every sequence of a file into ``out`` (``.npy``), rows in input order, ids beside it.
 
     Under ``torchrun`` the ranks train together (gathered negatives), each embeds one
@@ -38,15 +38,23 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
     %(trust_remote_code)s
     %(seed)s
     %(device)s
+    coverage : CoverageOptions | None
+        BAM files or a depth table; when given, each row is the composition embedding fused
+        with the coverage view (:mod:`biocl.pipelines.dna_binning.views`), as ``biocl dna bin``
+        bins it. Read before any training.
+    %(threads)s
 
     Returns
     -------
     dict | None
         On the process that writes (rank 0): ``embeddings`` and ``ids`` (paths),
-        ``n_sequences``, ``dim``, ``model``, ``n_too_short`` and ``processes``; None on the
-        other ranks.
+        ``n_sequences``, ``dim``, ``model``, ``n_too_short``, ``processes`` and ``coverage``
+        (settings, or None); None on the other ranks.
     """
+    from biocl.pipelines.dna_binning.binning import _set_threads
     from biocl.train import distributed
+
+    _set_threads(threads)
 
     owns_group = distributed.world_size() == 1
     rank, world, _ = distributed.init_from_env(device)
@@ -54,7 +62,7 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
     try:
         summary = _embed_shares(Path(fasta), Path(out), model=model, steps=steps, window_bp=window_bp,
                                 min_length_bp=min_length_bp, trust_remote_code=trust_remote_code, seed=seed,
-                                device=device, rank=rank, world=world)
+                                device=device, rank=rank, world=world, coverage=coverage)
         finished = True
     finally:
         if owns_group:
@@ -63,7 +71,8 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
 
 
 def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: int, min_length_bp: int,
-                  trust_remote_code: bool, seed: int, device: str, rank: int, world: int) -> dict[str, Any] | None:
+                  trust_remote_code: bool, seed: int, device: str, rank: int, world: int,
+                  coverage: Any = None) -> dict[str, Any] | None:
     import numpy as np
 
     from biocl.data.dna.fasta import ReadStats, read_sequences
@@ -76,6 +85,13 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
 
     stats = ReadStats()
     records = list(read_sequences(fasta, min_length_bp=min_length_bp, stats=stats))
+    cov_features, cov_info = None, None
+    if coverage is not None and coverage.given:
+        from biocl.pipelines.dna_binning.coverage import coverage_view, load_coverage
+
+        depth = load_coverage(coverage, {r.id: r.length_bp for r in records})
+        cov_features, cov_info = coverage_view(depth, [r.length_bp for r in records], coverage, seed=seed)
+        cov_info = {**coverage.as_dict(), **cov_info}
     with seeded(seed):
         if model == "default":
             encoder = DnaConvEncoder()
@@ -92,6 +108,10 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
     embeddings = np.concatenate(distributed.all_gather_object(embedded))
     if rank != 0:
         return None
+    if cov_features is not None:
+        from biocl.pipelines.dna_binning.views import fuse_views
+
+        embeddings = fuse_views(embeddings, cov_features, weight=coverage.weight)
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as handle:
@@ -99,4 +119,5 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
     ids_path = out.with_suffix(".ids.txt")
     write_text(ids_path, "".join(f"{r.id}\n" for r in records))
     return {"embeddings": str(out), "ids": str(ids_path), "n_sequences": len(records),
-            "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short, "processes": world}
+            "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short, "processes": world,
+            "coverage": cov_info}
