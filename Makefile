@@ -31,7 +31,7 @@ results: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# biocl beside VAMB and SemiBin2 (each in its own venv under /work/peer_venvs; not part of `make test`).
+# biocl beside VAMB and SemiBin2 (each in its own venv under runs/peer_venvs; not part of `make test`).
 bench-binning: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bam]'
 	$(BIN)/python benchmarks/peer_binning.py --json runs/peer_binning.json

@@ -3,7 +3,7 @@
 Usage (``make bench-binning``)::
 
     python benchmarks/peer_binning.py [--genomes DIR] [--samples 6] [--depth 10] [--mapper direct]
-        [--peers vamb,semibin] [--biocl tnf,learned] [--threads 2] [--peer-venvs /work/peer_venvs]
+        [--peers vamb,semibin] [--biocl tnf,learned] [--threads 2] [--peer-venvs runs/peer_venvs]
         [--semibin-epochs 2] [--memory-gb 16] [--work DIR] [--json PATH]
 
 1. ``biocl simulate metagenome`` on every genome file of ``--genomes`` (default
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", default="vamb,semibin")
     parser.add_argument("--biocl", default="tnf,learned")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--peer-venvs", type=Path, default=Path("/work/peer_venvs"))
+    parser.add_argument("--peer-venvs", type=Path, default=Path("runs/peer_venvs"))
     parser.add_argument("--semibin-epochs", type=int, default=2)
     parser.add_argument("--memory-gb", type=float, default=16.0)
     parser.add_argument("--work", type=Path, default=Path("runs/peer_binning"))
