@@ -37,8 +37,9 @@ class DnaData(Section):
     strains_per_species: int = Field(default=2, ge=1)
     genome_bp: int = Field(default=200_000, ge=20_000)
     strain_divergence: float = Field(default=0.01, ge=0, le=0.5)
-    codon_adaptation: float = Field(default=1.0, ge=0, description="simulated: preferred-codon shift of highly "
-                                    "expressed genes, shared by all species (0: off)")
+    codon_adaptation: float = Field(default=1.0, ge=0, description="simulated: translational selection on the 5 % "
+                                    "highly expressed genes towards each species' own preferred codons; 1: "
+                                    "strengths of 0-2 log-odds as measured in bacteria (0: off)")
     genomes: list[DnaGenome] = Field(default_factory=list)
     n_calibration_species: int = Field(default=4, ge=2)
     n_eval_species: int = Field(default=10, ge=2)
