@@ -67,9 +67,13 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
         val_set = _contig_set(protocol, catalogue, split["validation"], data_dir / "validation_contigs.fa",
                               seed=protocol.seed + 3,
                               n_per_genome=data.validation_contigs_per_genome or data.contigs_per_genome)
-    # Test contigs are sampled only when the test species are scored.
-    eval_set = (val_set if scored == "validation" else
-                _contig_set(protocol, catalogue, split["eval"], data_dir / "eval_contigs.fa", seed=protocol.seed + 1))
+    # The scored species get as many contigs as the test species would (few-shot needs them), and
+    # test contigs are sampled only when the test species are scored.
+    if scored == "validation":
+        eval_set = _contig_set(protocol, catalogue, split["validation"], data_dir / "validation_scored_contigs.fa",
+                               seed=protocol.seed + 4)
+    else:
+        eval_set = _contig_set(protocol, catalogue, split["eval"], data_dir / "eval_contigs.fa", seed=protocol.seed + 1)
     cal_set = _contig_set(protocol, catalogue, split["calibration"], data_dir / "calibration_contigs.fa",
                           seed=protocol.seed + 2)
 

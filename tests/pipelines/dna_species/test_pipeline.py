@@ -98,11 +98,15 @@ def test_validation_split_scores_validation_species_and_never_samples_test_ones(
     raw = yaml.safe_load(_tiny_protocol(tmp_path).read_text())
     raw["evaluate"]["split"] = "validation"
     raw["evaluate"]["baselines"] = ["canonical_tnf"]
+    # Fewer monitoring contigs than the largest few-shot size: the scored set must still have enough.
+    raw["data"]["validation_contigs_per_genome"] = 2
+    raw["evaluate"]["shots"] = [1, 5]
     path = tmp_path / "validation.yaml"
     path.write_text(yaml.safe_dump(raw))
     run_dir, results = run_protocol(load_protocol(path), tmp_path / "run", report=False)
     assert results["data"]["scored_split"] == "validation"
     assert not list((run_dir / "data").glob("eval_contigs*"))
+    assert "few_shot_f1_k5" in results["metrics"]
     assert sum(1 for r in results["subgroups"][0]["rows"]) == 2
     assert any(row["stage"] == "validation (scored) species" for row in results["flow"])
 
