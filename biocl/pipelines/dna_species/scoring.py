@@ -70,9 +70,11 @@ def species_bootstrap_ari(clusters: Sequence[np.ndarray], species: Sequence, *, 
     """95 % cluster-bootstrap CI of the ARI over species, clusters held fixed.
 
     Each resample draws as many species as there are, with replacement, and computes the
-    ARI of the contigs of the drawn species against their K-means clusters (a species drawn
-    ``w`` times contributes its contigs ``w`` times: its row of the species x cluster
-    contingency is multiplied by ``w``), averaged over the K-means seeds as the metric is.
+    ARI of the contigs of the drawn species against their K-means clusters, averaged over
+    the K-means seeds as the metric is. A species drawn ``w`` times contributes ``w`` copies
+    of its contigs; the ARI counts pairs of contigs within one copy and between different
+    species, not pairs across two copies of one species (those would all agree and push the
+    resampled ARI above the observed one).
     Where the ARI is 1 (every resample is 1 too), the interval is widened to the Wilson
     score interval over the species, so it never collapses to a point at the ceiling.
 
@@ -105,12 +107,15 @@ def species_bootstrap_ari(clusters: Sequence[np.ndarray], species: Sequence, *, 
         _, pred = np.unique(np.asarray(labels), return_inverse=True)
         table = np.zeros((len(names), pred.max() + 1))
         np.add.at(table, (truth, pred), 1.0)
-        rows = table.sum(1)
-        index = 0.5 * (weights ** 2 @ (table ** 2).sum(1) - weights @ rows)
-        a = 0.5 * (weights ** 2 @ rows ** 2 - weights @ rows)
-        b = _pairs(weights @ table).sum(1)
-        n = weights @ rows
-        expected = a * b / np.maximum(_pairs(n), 1e-12)
+        rows, squares = table.sum(1), (table ** 2).sum(1)
+        # Pairs of contigs from two copies of one drawn species are left out: they are neither
+        # "same species" pairs of one unit nor pairs of two units, and counting them inflates the ARI.
+        copies = _pairs(weights)
+        index = weights @ _pairs(table).sum(1)
+        a = weights @ _pairs(rows)
+        b = _pairs(weights @ table).sum(1) - copies @ squares
+        total = _pairs(weights @ rows) - copies @ rows ** 2
+        expected = a * b / np.maximum(total, 1e-12)
         maximum = (a + b) / 2.0
         with np.errstate(invalid="ignore", divide="ignore"):
             per_seed.append(np.where(maximum > expected, (index - expected) / (maximum - expected), np.nan))

@@ -43,14 +43,23 @@ def test_species_bootstrap_recomputes_the_ari_on_the_drawn_species() -> None:
     result = species_bootstrap_ari([clusters], species, n_resamples=200, seed=3)
     assert np.isclose(result["ari"], adjusted_rand_score(species, clusters), atol=1e-12)
     assert result["unit"] == "species" and result["n_units"] == 8
-    # Each resample is the ARI of the drawn species' contigs, a species drawn w times counted w times.
+    # Each resample is the ARI of the drawn species' contigs, pairs across two copies of a species left out.
     rng = np.random.default_rng(3)
     weights = rng.multinomial(8, np.full(8, 1 / 8), size=200)
     for b in (0, 1, 17):
         keep = np.concatenate([np.flatnonzero(species == s) for s in range(8) for _ in range(weights[b, s])])
-        assert np.isclose(result["values"][b], adjusted_rand_score(species[keep], clusters[keep]), atol=1e-9)
+        copy = np.concatenate([np.full((species == s).sum(), c) for s in range(8) for c in range(weights[b, s])])
+        i, j = np.triu_indices(keep.size, 1)
+        counted = (species[keep][i] != species[keep][j]) | (copy[i] == copy[j])
+        same_species = (species[keep][i] == species[keep][j])[counted]
+        same_cluster = (clusters[keep][i] == clusters[keep][j])[counted]
+        index, a, c = (same_species & same_cluster).sum(), same_species.sum(), same_cluster.sum()
+        expected = a * c / counted.sum()
+        assert np.isclose(result["values"][b], (index - expected) / ((a + c) / 2 - expected), atol=1e-9)
     low, high = result["ci95"]
     assert low <= result["ari"] <= high
+    # The resamples centre on the observed ARI (counting cross-copy pairs pushed them above it).
+    assert abs(np.median(result["values"]) - result["ari"]) < 0.03
 
 
 def test_species_interval_is_wider_than_the_per_contig_one() -> None:
