@@ -28,8 +28,8 @@ class DnaData(Section):
 
     ``source: simulated`` generates ``n_species`` x ``strains_per_species`` genomes with
     :func:`biocl.data.dna.simulate.simulate_genomes`; ``source: genomes`` reads ``genomes``.
-    Species are split into training, calibration (binning threshold) and evaluation sets
-    that share no species.
+    Species are split into training, calibration (binning threshold), validation (early
+    stopping and every tuned setting) and test (evaluation) sets that share no species.
     """
 
     source: Literal["simulated", "genomes"] = "simulated"
@@ -37,11 +37,17 @@ class DnaData(Section):
     strains_per_species: int = Field(default=2, ge=1)
     genome_bp: int = Field(default=200_000, ge=20_000)
     strain_divergence: float = Field(default=0.01, ge=0, le=0.5)
-    codon_adaptation: float = Field(default=1.0, ge=0, description="simulated: preferred-codon shift of highly "
-                                    "expressed genes, shared by all species (0: off)")
+    codon_adaptation: float = Field(default=1.0, ge=0, description="simulated: translational selection on the 5 % "
+                                    "highly expressed genes towards each species' own preferred codons; 1: "
+                                    "strengths of 0-2 log-odds as measured in bacteria (0: off)")
     genomes: list[DnaGenome] = Field(default_factory=list)
     n_calibration_species: int = Field(default=4, ge=2)
-    n_eval_species: int = Field(default=10, ge=2)
+    n_eval_species: int = Field(default=10, ge=2, description="test species, scored once at the end")
+    n_validation_species: int = Field(default=0, ge=0, description="validation species: the best epoch of each "
+                                      "phase and every tuned setting are chosen on them (0: none, no early "
+                                      "stopping, and evaluate.split=validation is refused)")
+    validation_contigs_per_genome: int | None = Field(default=None, ge=1, description="contigs per validation "
+                                                      "genome (default: contigs_per_genome)")
     contigs_per_genome: int = Field(default=50, ge=1)
     contig_length_bp: tuple[int, int] = (2_500, 10_000)
     substitution_rate: float = Field(default=0.0, ge=0, le=0.3)
@@ -60,6 +66,8 @@ class DnaData(Section):
         low, high = self.contig_length_bp
         if not 0 < low <= high:
             raise ValueError("contig_length_bp must be (low, high) with 0 < low <= high")
+        if self.n_validation_species == 1:
+            raise ValueError("n_validation_species must be 0 or at least 2 (an ARI needs two species)")
         if self.source == "genomes" and not self.genomes:
             raise ValueError("source 'genomes' needs a list of genomes (path, species)")
         return self
@@ -121,6 +129,11 @@ class DnaEvaluate(Section):
         description="before_training: the same encoder with its weights before C2LR (random, or the "
                     "pretrained checkpoint: DNABERT-2 against DNABERT-S in the paper)")
     n_permutations: int = Field(default=1000, ge=10)
+    split: Literal["test", "validation"] = Field(default="test", description="held-out species scored at the end: "
+                                                 "test (the report), or validation (tuning sweeps: the test "
+                                                 "species are then never sampled nor embedded)")
+    monitor_validation: bool = Field(default=True, description="score the validation species' K-means ARI after "
+                                     "every epoch and keep each phase's best epoch (needs validation species)")
 
 
 SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate)

@@ -129,7 +129,9 @@ TINY_DNA = ["data.n_species=8", "data.genome_bp=30000", "data.contigs_per_genome
             "train.phases.0.max_steps_per_epoch=4", "train.phases.1.max_steps_per_epoch=4", "train.phases.1.epochs=2",
             "train.threads=1", "evaluate.kmeans_seeds=1", "evaluate.shots=[1,2]", "evaluate.n_test=4",
             "evaluate.few_shot_seeds=1", "evaluate.n_permutations=50", "evaluate.min_bin_size=2",
-            "evaluate.graph_k=5", "model.dim=16", "model.n_blocks=1"]
+            "evaluate.graph_k=5", "model.dim=16", "model.n_blocks=1",
+            # 8 species leave no room for validation species; these budgets assume a one-epoch phase I.
+            "data.n_validation_species=0", "train.phases.0.epochs=1"]
 
 
 def _biocl_run(*args: str) -> list[str]:

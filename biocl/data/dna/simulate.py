@@ -10,11 +10,18 @@ genomes do, so that composition (TNF) separates most of them but not all:
 - about 88 % of a genome is genes: ``ATG``, codons drawn from the species' codon usage
   (GC-rich third positions in GC-rich species), a stop codon, on either strand; the rest
   is intergenic sequence from the species' Markov chain;
-- with ``codon_adaptation`` > 0, each gene has one of three expression levels, and the
-  more expressed a gene, the more its codons lean towards one set of preferred codons
-  shared by all species (translational selection). Composition then varies along a genome
-  in a direction common to every species: it blurs TNF, and a model trained on other
-  genomes can learn to discount it;
+- with ``codon_adaptation`` > 0, translational selection acts on a few per cent of genes
+  (``_HIGHLY_EXPRESSED_FRACTION``, 5 %: the highly expressed ones, ribosomal proteins,
+  elongation factors and the like; Sharp & Li 1987, Nucleic Acids Res 15:1281, built the
+  codon adaptation index from such a reference set of a few dozen genes out of thousands).
+  Their codons lean towards each species' own preferred codons, one per synonymous family,
+  which follow the species' tRNA pool (dos Reis et al. 2004, Nucleic Acids Res 32:5036: the
+  tRNA adaptation index) and so its GC content: GC-ending codons are preferred more often in
+  GC-rich species, with species-specific exceptions. The strength is the log-odds shift of the
+  preferred codon, drawn per species uniformly in ``[0, 2 * codon_adaptation]``: Sharp et al.
+  2005 (Nucleic Acids Res 33:1141) measured this strength of selected codon usage bias ``S``
+  in 80 bacteria at about 0 to 2 (weak in slow growers, strong in fast growers). Species of
+  similar GC content share part of their preferred codons, nothing is common to all;
 - strains of a species copy one ancestral genome with point substitutions at
   ``strain_divergence``, small indels (1-10 bp, a tenth of that rate) and two or three
   genomic islands with another phylum's composition (horizontal transfer), each 1-4 % of
@@ -54,9 +61,19 @@ _SENSE_BYTES = np.frombuffer("".join(_SENSE).encode(), dtype=np.uint8).reshape(-
 # Third positions carry most of the GC pressure in real genomes, first positions some.
 _GC_WEIGHT_BY_POSITION = (0.6, 0.3, 1.6)
 _MEAN_INTERGENIC_BP = 120
-# The preferred codons of highly expressed genes, the same in every species (log-odds per sense codon).
-_ADAPTATION = np.random.default_rng(12345).normal(0.0, 1.0, size=len(_SENSE))
-_EXPRESSION_LEVELS = (0.0, 1.0, 2.0)
+# The standard genetic code, codons in TCAG order; "*" is a stop.
+_AMINO_ACIDS = dict(zip(("".join(c) for c in itertools.product("TCAG", repeat=3)),
+                        "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"))
+_FAMILIES = [np.array([i for i, c in enumerate(_SENSE) if _AMINO_ACIDS[c] == aa])
+             for aa in sorted({_AMINO_ACIDS[c] for c in _SENSE})]
+_GC3 = np.array([c[2] in "GC" for c in _SENSE], dtype=float)
+# Highly expressed genes: a few per cent of a bacterial genome (module docstring).
+_HIGHLY_EXPRESSED_FRACTION = 0.05
+# Sharp et al. 2005: the strength S of selected codon usage bias is about 0-2 across bacteria.
+_MAX_SELECTION_STRENGTH = 2.0
+# How strongly a species' GC content pulls its preferred codons towards GC-ending ones,
+# against the spread of its own tRNA pool (log-odds per unit of GC above or below 0.5).
+_PREFERENCE_GC_PULL = 4.0
 # Order 5 gives the intergenic sequence 6-mer biases; codon pairs give genes 6-mer biases.
 _MARKOV_ORDER = 5
 _N_CONTEXTS = 4 ** _MARKOV_ORDER
@@ -96,7 +113,7 @@ class SimulatedGenomes:
 @dataclass(frozen=True)
 class _Composition:
     # Nested lists, not arrays: the samplers index them once per base or codon.
-    codon_cumulative: list[list[list[float]]]  # per expression level: (61, 61) next codon given the previous
+    codon_cumulative: list[list[list[float]]]  # (61, 61) next codon given the previous; [1]: highly expressed genes
     stop_p: np.ndarray                    # (3,) stop-codon probabilities
     markov_cumulative: list[list[float]]  # (4**_MARKOV_ORDER, 4) next-base cumulative probabilities given the context
 
@@ -119,11 +136,29 @@ def _cumulative_softmax(logits: np.ndarray) -> list[list[float]]:
     return cumulative.tolist()
 
 
+def _preferred_codons(gc: float, rng: np.random.Generator) -> np.ndarray:
+    """Indicator over sense codons of one species' preferred codon in each synonymous family.
+
+    The preference follows the species' tRNA pool: a GC-ending codon scores
+    ``_PREFERENCE_GC_PULL * (gc - 0.5)`` above an AT-ending one, plus a species-specific
+    normal draw (which tRNA genes this species happens to carry), and the best codon of each
+    family of two or more codons is preferred.
+    """
+    score = _PREFERENCE_GC_PULL * (gc - 0.5) * (2 * _GC3 - 1) + rng.normal(size=len(_SENSE))
+    preferred = np.zeros(len(_SENSE))
+    for family in _FAMILIES:
+        if len(family) > 1:
+            preferred[family[np.argmax(score[family])]] = 1.0
+    return preferred
+
+
 def _composition(gc: float, offsets: dict[str, np.ndarray], rng: np.random.Generator,
                  noise: float, adaptation: float) -> _Composition:
     """A species' composition: its GC term plus its phylum's offsets plus its own deviations.
 
-    ``adaptation`` scales the shared preferred-codon shift of the expression levels (0: one level).
+    With ``adaptation`` > 0 a second codon table holds the highly expressed genes' usage: the
+    species' preferred codons (:func:`_preferred_codons`) shifted up by its selection
+    strength, ``adaptation * U(0, _MAX_SELECTION_STRENGTH)`` log-odds (0: one table).
     """
     base_log_p = _base_log_p(gc)
     index = {b: i for i, b in enumerate("ACGT")}
@@ -132,10 +167,13 @@ def _composition(gc: float, offsets: dict[str, np.ndarray], rng: np.random.Gener
     codon_logits = gc_term + offsets["codon"] + noise * rng.normal(size=len(_SENSE))
     pair_logits = offsets["codon_pair"] + noise * rng.normal(size=(len(_SENSE), len(_SENSE)))
     markov_logits = base_log_p[None, :] + offsets["markov"] + noise * rng.normal(size=(_N_CONTEXTS, 4))
-    levels = _EXPRESSION_LEVELS if adaptation > 0 else (0.0,)
-    return _Composition(codon_cumulative=[_cumulative_softmax(codon_logits[None, :] + pair_logits
-                                                              + adaptation * level * _ADAPTATION[None, :])
-                                          for level in levels],
+    shifts = [np.zeros(len(_SENSE))]
+    if adaptation > 0:
+        # Drawn only when on, so genomes without codon adaptation stay byte-identical.
+        strength = adaptation * rng.uniform(0.0, _MAX_SELECTION_STRENGTH)
+        shifts.append(strength * _preferred_codons(gc, rng))
+    return _Composition(codon_cumulative=[_cumulative_softmax(codon_logits[None, :] + pair_logits + shift[None, :])
+                                          for shift in shifts],
                         stop_p=rng.dirichlet(np.full(3, 2.0)),
                         markov_cumulative=_cumulative_softmax(markov_logits))
 
@@ -161,9 +199,10 @@ def _markov_sequence(composition: _Composition, length: int, rng: np.random.Gene
 
 def _gene(composition: _Composition, rng: np.random.Generator) -> str:
     n_codons = max(60, int(rng.gamma(2.5, 120)))
-    levels = composition.codon_cumulative
-    # A single level draws nothing, so genomes without codon adaptation stay byte-identical.
-    cumulative = levels[int(rng.integers(len(levels)))] if len(levels) > 1 else levels[0]
+    tables = composition.codon_cumulative
+    # One table draws nothing, so genomes without codon adaptation stay byte-identical.
+    highly_expressed = len(tables) > 1 and rng.random() < _HIGHLY_EXPRESSED_FRACTION
+    cumulative = tables[1] if highly_expressed else tables[0]
     codons = np.empty(n_codons, dtype=np.int64)
     previous = int(rng.integers(len(_SENSE)))
     for i, u in enumerate(rng.random(n_codons).tolist()):
@@ -290,9 +329,9 @@ def simulate_genomes(out_dir: str | Path, *, n_species: int = 12, strains_per_sp
         Standard deviation of a species' own codon, codon-pair and Markov log-odds around
         its phylum's (lower: species of a phylum are harder to tell apart).
     codon_adaptation : float
-        Strength of the preferred-codon shift of highly expressed genes, shared by all
-        species (0: every gene uses its species' codon usage as is; at 1, canonical TNF's
-        K-means ARI in the dna_species_quick protocol falls from 0.86 to 0.56).
+        Scale of translational selection on the highly expressed genes (5 % of genes) towards
+        each species' own preferred codons (module docstring): 1 gives selection strengths
+        of 0-2 log-odds, the range Sharp et al. 2005 measured in bacteria; 0 turns it off.
 
     Returns
     -------

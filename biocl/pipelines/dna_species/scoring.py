@@ -5,15 +5,18 @@ set (trained encoder, TNF, canonical TNF, TNF-K): K-means ARI, few-shot macro-F1
 with the paper's K-medoid and the kNN-graph binner at the calibrated threshold, matched
 per-species F1 and AMBER metrics.
 
-The primary endpoint is the K-means ARI. ARI is not a mean over sequences, so for its
-bootstrap CI it is written as one: with ``n_ij`` the contingency of species and clusters,
-``I = sum C(n_ij, 2)``, ``E`` and ``M`` the expected and maximum index of the ARI formula,
-each sequence ``s`` in species ``i`` and cluster ``j`` contributes
-``v_s = n ((n_ij - 1) / 2 - E / n) / (M - E)`` and ``mean(v) == ARI`` exactly
-(:func:`ari_contributions`, averaged over the K-means seeds). Resampling the ``v_s`` treats
-the cluster and species sizes (``E``, ``M``) as fixed, so that CI reflects how consistently
-sequences land with their own species, not the variation of the class sizes; a species-level
-jackknife of the full ARI is reported beside it (``details.ari_species_jackknife``).
+The primary endpoint is the K-means ARI. Contigs of one species share its genome, so the
+independent unit of this design is the species, and the ARI's CI resamples species
+(:func:`species_bootstrap_ari`): a cluster bootstrap that draws the test species with
+replacement and recomputes the ARI on the contigs of the drawn species (a species drawn
+twice counts twice), K-means clusters held fixed, averaged over the K-means seeds; at the
+ceiling (ARI 1) it is widened to the Wilson interval over the species. Two companions are
+reported beside it (``details.ari_intervals``): the leave-one-species-out jackknife, and the
+per-sequence bootstrap of :func:`ari_contributions` (with ``n_ij`` the contingency of
+species and clusters, ``E`` and ``M`` the expected and maximum index of the ARI formula,
+sequence ``s`` in species ``i`` and cluster ``j`` contributes
+``v_s = n ((n_ij - 1) / 2 - E / n) / (M - E)`` and ``mean(v) == ARI`` exactly), which holds
+species and cluster sizes fixed and treats contigs as independent: too narrow.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import numpy as np
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult
 
-__all__ = ["ari_contributions", "kmeans_assignments", "score_features", "score_all", "assemble_result",
-           "FEATURE_NAMES"]
+__all__ = ["ari_contributions", "species_bootstrap_ari", "kmeans_assignments", "score_features", "score_all",
+           "assemble_result", "FEATURE_NAMES"]
 
 FEATURE_NAMES = {"trained": "trained encoder", "tnf": "TNF (256)", "canonical_tnf": "canonical TNF (136)",
                  "tnf_kernel": "TNF-K (103)", "before_training": "encoder before training"}
@@ -55,6 +58,79 @@ def ari_contributions(true_labels: Sequence, clusters: Sequence) -> np.ndarray:
     if maximum == expected:
         return np.ones(n)
     return n * ((table[truth, pred] - 1.0) / 2.0 - expected / n) / (maximum - expected)
+
+
+def _pairs(x: np.ndarray) -> np.ndarray:
+    """The binomial ``C(x, 2)`` of the ARI formula, elementwise."""
+    return x * (x - 1) / 2.0
+
+
+def species_bootstrap_ari(clusters: Sequence[np.ndarray], species: Sequence, *, n_resamples: int = 2000,
+                          seed: int = 0) -> dict[str, Any]:
+    """95 % cluster-bootstrap CI of the ARI over species, clusters held fixed.
+
+    Each resample draws as many species as there are, with replacement, and computes the
+    ARI of the contigs of the drawn species against their K-means clusters, averaged over
+    the K-means seeds as the metric is. A species drawn ``w`` times contributes ``w`` copies
+    of its contigs; the ARI counts pairs of contigs within one copy and between different
+    species, not pairs across two copies of one species (those would all agree and push the
+    resampled ARI above the observed one).
+    Where the ARI is 1 (every resample is 1 too), the interval is widened to the Wilson
+    score interval over the species, so it never collapses to a point at the ceiling.
+
+    Parameters
+    ----------
+    clusters : sequence of ndarray of int, each shape (n,)
+        K-means labels per seed.
+    species : sequence, shape (n,)
+        Species of each contig.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``ari`` (the full data's), ``ci95``, ``method``, ``n_units`` (species), ``values``
+        (the resampled ARIs, for the report's histogram) and ``n_undefined`` (resamples with a
+        single species or cluster, left out).
+    """
+    from biocl.evaluate.stats import wilson_interval
+
+    names, truth = np.unique(np.asarray(species), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(names), np.full(len(names), 1.0 / len(names)), size=n_resamples).astype(float)
+    weights = np.vstack([np.ones(len(names)), weights])  # row 0: the full data
+    per_seed = []
+    for labels in clusters:
+        _, pred = np.unique(np.asarray(labels), return_inverse=True)
+        table = np.zeros((len(names), pred.max() + 1))
+        np.add.at(table, (truth, pred), 1.0)
+        rows, squares = table.sum(1), (table ** 2).sum(1)
+        # Pairs of contigs from two copies of one drawn species are left out: they are neither
+        # "same species" pairs of one unit nor pairs of two units, and counting them inflates the ARI.
+        copies = _pairs(weights)
+        index = weights @ _pairs(table).sum(1)
+        a = weights @ _pairs(rows)
+        b = _pairs(weights @ table).sum(1) - copies @ squares
+        total = _pairs(weights @ rows) - copies @ rows ** 2
+        expected = a * b / np.maximum(total, 1e-12)
+        maximum = (a + b) / 2.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_seed.append(np.where(maximum > expected, (index - expected) / (maximum - expected), np.nan))
+    values = np.mean(per_seed, axis=0)
+    full, resampled = float(values[0]), values[1:]
+    defined = resampled[np.isfinite(resampled)]
+    low, high = (float(np.percentile(defined, q)) for q in (2.5, 97.5))
+    method = (f"cluster bootstrap over {len(names)} species ({n_resamples} resamples, seed {seed}; the ARI of the "
+              "drawn species' contigs, K-means clusters fixed)")
+    if np.isclose(full, 1.0):
+        w_low, w_high = wilson_interval(1.0, len(names))
+        low, high = min(low, w_low), max(high, w_high)
+        method += f", widened to the Wilson score interval at n = {len(names)} species"
+    return {"ari": full, "ci95": [low, high], "method": method, "n_units": len(names), "unit": "species",
+            "values": defined.tolist(), "n_undefined": int(resampled.size - defined.size)}
 
 
 def kmeans_assignments(embeddings: np.ndarray, n_clusters: int, n_seeds: int) -> list[np.ndarray]:
@@ -158,8 +234,14 @@ def score_all(protocol: Protocol, encoder: Any, eval_set: dict, cal_set: dict, *
 
 
 def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, flow: list, exclusions: list,
-                    disjointness: dict, model: dict, checkpoint: dict, device: str) -> PipelineResult:
-    """The :class:`PipelineResult`: metrics, baselines, per-sequence ARI values and the report's details."""
+                    disjointness: dict, model: dict, checkpoint: dict, device: str,
+                    validation: dict | None = None) -> PipelineResult:
+    """The :class:`PipelineResult`: metrics, baselines, the ARI's CI over species and the report's details.
+
+    The unit values are each species' mean per-sequence ARI contribution weighted by its
+    contig count (their weighted mean is the ARI); the interval itself is the cluster
+    bootstrap over species (:func:`species_bootstrap_ari`), supplied as ``primary_ci``.
+    """
     from biocl.evaluate.stats import permutation_pvalue
     from sklearn.metrics import adjusted_rand_score
 
@@ -176,6 +258,8 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
     observed = trained["metrics"]["ari"]
     p_value = permutation_pvalue(observed, null_ari, n_permutations=ev.n_permutations, seed=protocol.seed)
     species_names = sorted(np.unique(species))
+    intervals = _ari_intervals(protocol, trained, species)
+    per_species = {name: trained["contributions"][species == name] for name in species_names}
     match = trained["match"]["kmedoid"]
     f1_ci = _species_f1_bootstrap(trained["bins"]["kmedoid"], species, match, seed=protocol.seed)
     rows = [{"group": s, "value": float(f), "ci95": list(f1_ci[s]), "n": int((species == s).sum())}
@@ -192,19 +276,60 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
         "model": model, "checkpoint": checkpoint,
         "permutation_test": {"metric": "ari (species labels shuffled, K-means clusters fixed)",
                              "observed": float(observed), "p_value": p_value, "n_permutations": ev.n_permutations},
-        "ari_species_jackknife": _species_jackknife_ari(trained["clusters"], species),
+        "ari_species_jackknife": intervals["species_jackknife"],
+        "ari_intervals": {k: {key: v for key, v in row.items() if key != "values"} for k, row in intervals.items()},
+        "validation": validation or {"monitor": None, "epochs": []},
         "binning": {name: {"threshold": f["threshold"],
                            **{b: f["match"][b].as_dict() for b in f["match"]},
                            **{f"amber_{b}": f["amber"][b] for b in f["amber"]}} for name, f in features.items()},
-        "figures": _figures(features, species, species_names, f1_ci, match),
+        "figures": _figures(features, species, species_names, f1_ci, match) + _interval_figures(intervals),
         "device": device,
     }
     baselines = {name: f["metrics"] for name, f in features.items() if name != "trained"}
     # The ARI is adjusted for chance: its expected value under random labels is 0 for any data.
     baselines["chance"] = {"ari": 0.0}
-    return PipelineResult(metrics=trained["metrics"], baselines=baselines,
-                          data=data, primary_unit_values=trained["contributions"].tolist(), primary_unit_ids=ids,
-                          details=details)
+    bootstrap, jackknife = intervals["species_bootstrap"], intervals["species_jackknife"]
+    sequences = intervals["sequence_bootstrap"]
+    method = (f"{bootstrap['method']}; beside it, leave-one-species-out jackknife "
+              f"{_span(jackknife['ci95'])} and per-contig bootstrap with species and cluster sizes fixed "
+              f"{_span(sequences['ci95'])} (too narrow: contigs of one genome are not independent)")
+    return PipelineResult(metrics=trained["metrics"], baselines=baselines, data=data,
+                          primary_unit_values=[float(v.mean()) for v in per_species.values()],
+                          primary_unit_weights=[float(v.size) for v in per_species.values()],
+                          primary_unit_ids=list(per_species), primary_ci=tuple(bootstrap["ci95"]),
+                          primary_ci_method=method, details=details)
+
+
+def _span(ci: Sequence[float] | None) -> str:
+    return "not computed (fewer than 3 species)" if ci is None else f"{ci[0]:.3f}-{ci[1]:.3f}"
+
+
+def _ari_intervals(protocol: Protocol, trained: dict[str, Any], species: np.ndarray) -> dict[str, dict]:
+    """The ARI's CI over species (primary), its species jackknife and per-contig bootstrap (companions)."""
+    from biocl.evaluate.stats import bootstrap_ci
+
+    acceptance = protocol.acceptance
+    bootstrap = species_bootstrap_ari(trained["clusters"], species, n_resamples=acceptance.ci_resamples,
+                                      seed=acceptance.ci_seed)
+    contributions = trained["contributions"]
+    sequence_ci = bootstrap_ci(contributions, n_resamples=acceptance.ci_resamples, seed=acceptance.ci_seed)
+    return {"species_bootstrap": bootstrap,
+            "species_jackknife": _species_jackknife_ari(trained["clusters"], species),
+            "sequence_bootstrap": {"ari": float(contributions.mean()), "ci95": [float(v) for v in sequence_ci],
+                                   "unit": "sequence", "n_units": int(contributions.size),
+                                   "method": "percentile bootstrap of per-contig ARI contributions, species and "
+                                             "cluster sizes fixed"}}
+
+
+def _interval_figures(intervals: dict[str, dict]) -> list[dict]:
+    rows = [("species bootstrap (primary)", "species_bootstrap"), ("species jackknife", "species_jackknife"),
+            ("contig bootstrap, sizes fixed", "sequence_bootstrap")]
+    shown = [(label, intervals[key]) for label, key in rows if intervals[key].get("ci95") is not None]
+    return [{"kind": "bar", "title": "K-means ARI of the trained encoder: 95 % intervals by resampling unit",
+             "labels": [label for label, _ in shown], "values": [row["ari"] for _, row in shown],
+             "ci": [list(row["ci95"]) for _, row in shown], "ylabel": "ARI"},
+            {"kind": "histogram", "title": "ARI over species resamples (cluster bootstrap)",
+             "values": intervals["species_bootstrap"]["values"], "bins": 30, "xlabel": "ARI"}]
 
 
 def _species_f1_bootstrap(bins: np.ndarray, species: np.ndarray, match: Any, *, seed: int) -> dict[str, tuple]:

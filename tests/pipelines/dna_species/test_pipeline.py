@@ -28,10 +28,25 @@ def test_species_split_is_disjoint_deterministic_and_checked() -> None:
         split_species(species[:5], n_calibration=2, n_eval=3, seed=0)
 
 
+def test_validation_species_are_apart_and_leave_test_species_unchanged() -> None:
+    species = [f"sp{i:02d}" for i in range(12)]
+    plain = split_species(species, n_calibration=2, n_eval=3, seed=7)
+    split = split_species(species, n_calibration=2, n_eval=3, seed=7, n_validation=3)
+    assert split["eval"] == plain["eval"] and split["calibration"] == plain["calibration"]
+    assert len(split["validation"]) == 3 and len(split["train"]) == 4
+    names = list(split)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not set(split[a]) & set(split[b]), (a, b)
+    with pytest.raises(BioclError, match="validation"):
+        split_species(species, n_calibration=2, n_eval=3, seed=7, n_validation=6)
+
+
 def _tiny_protocol(folder: Path) -> Path:
     raw = yaml.safe_load((REPO / "protocols" / "dna_species_quick.yaml").read_text())
-    raw["data"].update(n_species=6, strains_per_species=2, genome_bp=20_000, n_calibration_species=2,
-                       n_eval_species=2, contigs_per_genome=14, contig_length_bp=[2_500, 3_500], segment_bp=600)
+    raw["data"].update(n_species=8, strains_per_species=2, genome_bp=20_000, n_calibration_species=2,
+                       n_eval_species=2, n_validation_species=2, validation_contigs_per_genome=6,
+                       contigs_per_genome=14, contig_length_bp=[2_500, 3_500], segment_bp=600)
     raw["model"].update(k=3, dim=8, n_blocks=2, downsample=4, head_out_dim=8)
     raw["train"].update(batch_size=2, threads=1, device="cpu")
     raw["train"]["phases"] = [
@@ -56,7 +71,16 @@ def test_tiny_run_reports_every_metric_baseline_and_detail(tmp_path: Path) -> No
             assert key in results["baselines"][baseline]
     endpoint = results["primary_endpoint"]
     assert endpoint["metric"] == "ari" and endpoint["n_units"] == len(endpoint["unit_ids"]) > 0
-    assert np.isclose(np.mean(endpoint["unit_values"]), results["metrics"]["ari"])
+    # The CI resamples the test species (two here), not the contigs.
+    assert endpoint["unit"] == "species" and sorted(endpoint["unit_ids"]) == sorted(set(results["subgroups"][0][
+        "rows"][i]["group"] for i in range(len(results["subgroups"][0]["rows"]))))
+    assert endpoint["ci_method"].startswith("cluster bootstrap over 2 species") and "jackknife" in endpoint["ci_method"]
+    assert np.isclose(np.average(endpoint["unit_values"], weights=endpoint["unit_weights"]), results["metrics"]["ari"])
+    assert set(results["ari_intervals"]) == {"species_bootstrap", "species_jackknife", "sequence_bootstrap"}
+    # Every epoch was scored on the validation species, which chose each phase's best weights.
+    assert [row["phase"] for row in results["validation"]["epochs"]] == ["weighted_simclr", "mimix"]
+    assert results["data"]["scored_split"] == "test"
+    assert any(row["stage"] == "validation species" and row["count"] == 2 for row in results["flow"])
     assert results["disjointness"]["asserted"] is True and results["data"]["simulated"] is True
     kinds = {figure["kind"] for figure in results["figures"]}
     assert {"heatmap", "scatter", "bar", "grouped_bar", "curve"} <= kinds
@@ -68,6 +92,28 @@ def test_tiny_run_reports_every_metric_baseline_and_detail(tmp_path: Path) -> No
     # Same seed, same numbers.
     _, again = run_protocol(protocol, tmp_path / "again", report=False)
     assert again["metrics"] == results["metrics"]
+
+
+def test_validation_split_scores_validation_species_and_never_samples_test_ones(tmp_path: Path) -> None:
+    raw = yaml.safe_load(_tiny_protocol(tmp_path).read_text())
+    raw["evaluate"]["split"] = "validation"
+    raw["evaluate"]["baselines"] = ["canonical_tnf"]
+    # Fewer monitoring contigs than the largest few-shot size: the scored set must still have enough.
+    raw["data"]["validation_contigs_per_genome"] = 2
+    raw["evaluate"]["shots"] = [1, 5]
+    path = tmp_path / "validation.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    run_dir, results = run_protocol(load_protocol(path), tmp_path / "run", report=False)
+    assert results["data"]["scored_split"] == "validation"
+    assert not list((run_dir / "data").glob("eval_contigs*"))
+    assert "few_shot_f1_k5" in results["metrics"]
+    assert sum(1 for r in results["subgroups"][0]["rows"]) == 2
+    assert any(row["stage"] == "validation (scored) species" for row in results["flow"])
+
+    raw["data"]["n_validation_species"] = 0
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(BioclError, match="validation species"):
+        run_protocol(load_protocol(path), tmp_path / "refused", report=False)
 
 
 def test_same_seed_gives_the_same_checkpoint_bytes(tmp_path: Path) -> None:
