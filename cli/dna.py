@@ -197,8 +197,9 @@ def simulate_command(
     deletion_rate: float = typer.Option(0.0, "--deletion-rate", help="Per-base deletion rate."),
     rc_fraction: float = typer.Option(0.5, "--rc-fraction", help="Share of reverse-complemented fragments."),
     fastq: bool = typer.Option(False, "--fastq", help="Write FASTQ instead of FASTA."),
-    codon_adaptation: float = typer.Option(1.0, "--codon-adaptation", help="Simulated genomes: preferred-codon "
-                                           "shift of highly expressed genes, shared by all species (0: off)."),
+    codon_adaptation: float = typer.Option(1.0, "--codon-adaptation", help="Simulated genomes: strength of "
+                                           "translational selection on the 5 % most expressed genes, towards each "
+                                           "species' own preferred codons (0: off)."),
     seed: int = _SEED,
 ) -> None:
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
