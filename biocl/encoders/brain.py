@@ -89,6 +89,11 @@ class SpatialAttention(nn.Module):
         self.embedding = FourierEmbedding(n_freqs, margin)
         self.dropout_radius = dropout_radius
         self.heads = nn.Parameter(torch.randn(n_heads, self.embedding.dim) * (2 * self.embedding.dim) ** -0.5)
+        # The weights depend on the layout only (positions and usable sensors), not on the
+        # data: windows of one recording share them, so they are computed once per distinct
+        # layout in the batch. False computes them window by window (the plain path that the
+        # parity tests compare against).
+        self.share_layouts = True
 
     def forward(self, brain: torch.Tensor, positions: torch.Tensor, position_mask: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -113,13 +118,31 @@ class SpatialAttention(nn.Module):
             # A window whose every usable sensor lies in the banned disc keeps them all:
             # a softmax over nothing has no meaning.
             keep = torch.where(dropped.any(dim=1, keepdim=True), dropped, keep)
+        if not self.share_layouts:
+            weights = self.layout_weights(positions, keep)
+            return torch.einsum("bct,boc->bot", brain, weights.to(brain.dtype))
+        # One centre per batch: windows with the same layout still have the same ``keep``.
+        key = torch.cat([positions.flatten(1), keep.to(positions.dtype)], dim=1)
+        layouts, inverse = torch.unique(key, dim=0, return_inverse=True)
+        first = torch.empty(layouts.shape[0], dtype=torch.long, device=key.device)
+        first.scatter_(0, inverse, torch.arange(key.shape[0], device=key.device))
+        weights = self.layout_weights(positions[first], keep[first]).to(brain.dtype)
+        if weights.shape[0] == 1:
+            return torch.einsum("bct,oc->bot", brain, weights[0])
+        # A one-hot product rather than ``weights[inverse]``: its backward sums repeated
+        # layouts in a fixed order (see SubjectLayers).
+        one_hot = torch.nn.functional.one_hot(inverse, weights.shape[0]).to(brain.dtype)
+        per_window = torch.einsum("bu,uoc->boc", one_hot, weights)
+        return torch.einsum("bct,boc->bot", brain, per_window)
+
+    def layout_weights(self, positions: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Softmax weights (L, heads, C) of L layouts: positions (L, C, 2), usable sensors (L, C)."""
         embedding = self.embedding(positions)
         scores = torch.einsum("bcd,od->boc", embedding, self.heads.to(embedding.dtype))
         scores = scores.masked_fill(~keep[:, None, :], float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         # Padded rows with no usable sensor at all give NaN weights; they carry no data.
-        weights = torch.nan_to_num(weights, nan=0.0)
-        return torch.einsum("bct,boc->bot", brain, weights.to(brain.dtype))
+        return torch.nan_to_num(weights, nan=0.0)
 
 
 class SubjectLayers(nn.Module):
