@@ -84,18 +84,19 @@ class Contender:
     """One model, its loss and optimiser, and a training step on fixed inputs."""
 
     def __init__(self, name: str, model: torch.nn.Module, forward: Callable[[], torch.Tensor],
-                 loss: Callable[[torch.Tensor], torch.Tensor], bf16: bool = False):
+                 loss: Callable[[torch.Tensor], torch.Tensor], bf16: bool = False, device_type: str = "cpu"):
         self.name = name
         self.model = model.train()
         self.forward = forward
         self.loss = loss
         self.bf16 = bf16
+        self.device_type = device_type
         self.optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
         self.rates: list[float] = []
 
     def step(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        context = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        context = torch.autocast(self.device_type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         with context:
             out = self.forward()
         self.loss(out.float()).backward()
@@ -105,20 +106,23 @@ class Contender:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def build(width: str, bm: types.SimpleNamespace, bf16: bool) -> list[Contender]:
-    """brainmagick and biocl at ``width`` on the same inputs (and the bf16 pair if asked)."""
-    sensors, heads, hidden, blocks, freqs, features, batch, subjects = WIDTHS[width]
+def build(width: str, bm: types.SimpleNamespace, precisions: tuple[bool, ...] = (False,),
+          device: str = "cpu", batch: int | None = None) -> list[Contender]:
+    """brainmagick and biocl at ``width`` on the same inputs, one pair per precision (bf16 or not)."""
+    sensors, heads, hidden, blocks, freqs, features, default_batch, subjects = WIDTHS[width]
+    batch = batch or default_batch
     generator = torch.Generator().manual_seed(0)
-    brain = torch.randn(batch, sensors, N_TIMES, generator=generator)
-    speech = torch.randn(batch, features, N_TIMES, generator=generator)
-    subject = torch.randint(0, subjects, (batch,), generator=generator)
-    positions = torch.rand(sensors, 2, generator=generator).expand(batch, -1, -1)
-    mask = torch.ones(batch, sensors, dtype=torch.bool)
+    brain = torch.randn(batch, sensors, N_TIMES, generator=generator).to(device)
+    speech = torch.randn(batch, features, N_TIMES, generator=generator).to(device)
+    subject = torch.randint(0, subjects, (batch,), generator=generator).to(device)
+    positions = torch.rand(sensors, 2, generator=generator).expand(batch, -1, -1).to(device)
+    mask = torch.ones(batch, sensors, dtype=torch.bool, device=device)
     bm_batch = types.SimpleNamespace(subject_index=subject)
     bm_loss = bm.ClipLoss()
     ours_loss = ClipLoss(normalize="candidates", init_log_scale=None, gather=False)
+    device_type = torch.device(device).type
     contenders = []
-    for half in (False, True) if bf16 else (False,):
+    for half in precisions:
         suffix = " bf16" if half else ""
         # brainmagick draws its initialisation and spatial-dropout centres from the global
         # generator; seeding it keeps the two runs of this benchmark alike.
@@ -127,22 +131,24 @@ def build(width: str, bm: types.SimpleNamespace, bf16: bool) -> list[Contender]:
             in_channels={"meg": sensors}, out_channels=features, hidden={"meg": hidden}, depth=2 * blocks,
             batch_norm=True, dilation_period=5, kernel_size=3, skip=True, subject_layers=True, subject_dim=0,
             complex_out=True, glu=2, glu_context=1, merger=True, merger_channels=heads,
-            merger_pos_dim=2 * freqs**2, merger_dropout=0.2, initial_linear=heads, gelu=True, n_subjects=subjects)
+            merger_pos_dim=2 * freqs**2, merger_dropout=0.2, initial_linear=heads, gelu=True,
+            n_subjects=subjects).to(device)
         theirs.merger.position_getter.get_positions = lambda batch: positions
         contenders.append(Contender(f"brainmagick{suffix}", theirs, lambda m=theirs: m({"meg": brain}, bm_batch),
-                                    lambda out: bm_loss(out, speech, mask=torch.ones(1, dtype=torch.bool)), half))
+                                    lambda out: bm_loss(out, speech, mask=torch.ones(1, dtype=torch.bool)),
+                                    half, device_type))
         ours = SimpleConv(n_subjects=subjects, output_dim=features, n_heads=heads, hidden=hidden, n_blocks=blocks,
-                          n_freqs=freqs, spatial_dropout_radius=0.2)
+                          n_freqs=freqs, spatial_dropout_radius=0.2).to(device)
         step_generator = torch.Generator().manual_seed(1)
         contenders.append(Contender(f"biocl{suffix}", ours,
                                     lambda m=ours: m(brain, subject, positions, mask, generator=step_generator),
-                                    lambda out: ours_loss(out.flatten(1), speech.flatten(1)), half))
+                                    lambda out: ours_loss(out.flatten(1), speech.flatten(1)), half, device_type))
     return contenders
 
 
 def compare(width: str, bm: types.SimpleNamespace, rounds: int, steps: int, bf16: bool) -> dict[str, float]:
     """Interleaved rounds at ``width``; prints the table and returns median windows/s per contender."""
-    contenders = build(width, bm, bf16)
+    contenders = build(width, bm, (False, True) if bf16 else (False,))
     batch = WIDTHS[width][6]
     counts = {c.name: c.parameters() for c in contenders}
     print(f"\n{width} width, batch {batch}: parameters "
