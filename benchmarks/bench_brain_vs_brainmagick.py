@@ -141,7 +141,7 @@ def build(width: str, bm: types.SimpleNamespace, precisions: tuple[bool, ...] = 
                           n_freqs=freqs, spatial_dropout_radius=0.2).to(device)
         step_generator = torch.Generator().manual_seed(1)
         contenders.append(Contender(f"biocl{suffix}", ours,
-                                    lambda m=ours: m(brain, subject, positions, mask, generator=step_generator),
+                                    lambda m=ours, g=step_generator: m(brain, subject, positions, mask, generator=g),
                                     lambda out: ours_loss(out.flatten(1), speech.flatten(1)), half, device_type))
     return contenders
 
