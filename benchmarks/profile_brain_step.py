@@ -6,7 +6,8 @@ on the very activations it sees inside a full step (captured once with forward h
 Prints one row per part: median milliseconds over ``--repeats`` and the share of the sum.
 
 Run ``python benchmarks/profile_brain_step.py [--width paper|quick] [--threads N]``. On a
-shared machine absolute times move with the load; the shares move much less.
+shared machine absolute wall times move with the load; ``--clock cpu --threads 1`` (process
+CPU time) and the shares move much less.
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ WIDTHS = {
 }
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = CLOCKS["wall"]
+
+
 def _time(fn, repeats: int) -> float:
     """Median seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = CLOCK()
         fn()
-        times.append(time.perf_counter() - started)
+        times.append(CLOCK() - started)
     return statistics.median(times)
 
 
@@ -91,10 +96,15 @@ def main() -> None:
     parser.add_argument("--width", choices=sorted(WIDTHS), default="paper")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="cpu: process CPU time, steadier than wall time on a shared machine (use 1 thread)")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"SimpleConv step profile, {args.width} width: torch {torch.__version__}, {args.threads} thread(s), "
+    print(f"SimpleConv step profile, {args.width} width, {args.clock} clock: torch {torch.__version__}, "
+          f"{args.threads} thread(s), "
           f"load average {load:.1f} on {os.cpu_count()} cores")
     rows = profile(args.width, args.repeats)
     total = sum(seconds for _, seconds in rows)
