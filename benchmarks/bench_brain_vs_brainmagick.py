@@ -180,10 +180,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1, help="training steps per contender per round")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also compare both under CPU bf16 autocast")
+    parser.add_argument("--json", type=Path, default=None, help="also write the medians as JSON here")
     args = parser.parse_args()
     root = os.environ.get("BRAINMAGICK_DIR")
+    rows: list[dict[str, object]] = []
+    document = {"benchmark": "brain_vs_brainmagick", "threads": args.threads, "rounds": args.rounds,
+                "steps": args.steps, "rows": rows}
     if not root or not (Path(root) / "bm" / "models" / "simpleconv.py").is_file():
         print("skipped: set BRAINMAGICK_DIR to a checkout of github.com/facebookresearch/brainmagick")
+        if args.json is not None:
+            _write_json(args.json, {**document, "skipped": "BRAINMAGICK_DIR not set"})
         return
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -191,7 +197,20 @@ def main() -> None:
           f"load average {load:.1f} on {os.cpu_count()} cores, {args.rounds} rounds x {args.steps} step(s)")
     bm = load_brainmagick(Path(root))
     for width in WIDTHS if args.width == "both" else (args.width,):
-        compare(width, bm, args.rounds, args.steps, args.bf16)
+        medians = compare(width, bm, args.rounds, args.steps, args.bf16)
+        rows += [{"measure": f"{width} width, {name}", "windows_per_s": rate} for name, rate in medians.items()]
+        rows += [{"measure": f"{width} width, ratio {name} / brainmagick{name[5:]}",
+                  "ratio": medians[name] / medians[f"brainmagick{name[5:]}"]}
+                 for name in medians if name.startswith("biocl")]
+    document["load_average_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if args.json is not None:
+        _write_json(args.json, document)
+
+
+def _write_json(path: Path, document: dict) -> None:
+    from biocl.utils.io import write_json
+
+    write_json(path, document)
 
 
 if __name__ == "__main__":
