@@ -44,9 +44,14 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _forward_backward(module, *args, **kwargs):
-    """A closure running ``module`` forward and backward from a random output gradient."""
-    args = [a.detach().requires_grad_(a.is_floating_point()) if torch.is_tensor(a) else a for a in args]
+def _forward_backward(module, *args, grad_inputs: bool = True, **kwargs):
+    """A closure running ``module`` forward and backward from a ones output gradient.
+
+    ``grad_inputs``: also the gradient of the floating-point inputs, as a step needs it for
+    every part after the first (not for the data and sensor positions).
+    """
+    args = [a.detach().requires_grad_(grad_inputs and a.is_floating_point()) if torch.is_tensor(a) else a
+            for a in args]
 
     def run() -> None:
         out = module(*args, **kwargs)
@@ -80,7 +85,7 @@ def profile(width: str, repeats: int, n_times: int = 361) -> list[tuple[str, flo
         out = model(brain, subject, positions, mask)
     for hook in hooks:
         hook.remove()
-    rows = [("spatial attention", _time(_forward_backward(model.spatial, brain, positions, mask,
+    rows = [("spatial attention", _time(_forward_backward(model.spatial, brain, positions, mask, grad_inputs=False,
                                                           generator=generator), repeats))]
     for name, module in parts:
         extra = (subject,) if name == "subject layers" else ()
