@@ -100,6 +100,13 @@ def _brain_rows(doc: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _brain_vs_brainmagick_rows(doc: dict[str, Any]) -> list[Row]:
+    if doc.get("skipped"):
+        return [_row("brain_speech", "bench_brain_vs_brainmagick", f"skipped: {doc['skipped']}", None, "")]
+    return [_row("brain_speech", "bench_brain_vs_brainmagick", r["measure"], r.get("windows_per_s", r.get("ratio")),
+                 "windows/s" if "windows_per_s" in r else "x") for r in doc["rows"]]
+
+
 def _heads_rows(doc: dict[str, Any]) -> list[Row]:
     rows = []
     for r in doc["rows"]:
@@ -113,6 +120,9 @@ def _heads_rows(doc: dict[str, Any]) -> list[Row]:
 
 BENCHMARKS: dict[str, Benchmark] = {
     "bench_brain": Benchmark("brain_speech", ["--steps", "3"], ["--steps", "1"], _brain_rows),
+    # needs BRAINMAGICK_DIR (a brainmagick checkout); without it, one "skipped" row
+    "bench_brain_vs_brainmagick": Benchmark("brain_speech", ["--bf16"], ["--width", "quick", "--rounds", "3"],
+                                            _brain_vs_brainmagick_rows),
     "bench_dna": Benchmark("dna_species", ["--threads", "1"], ["--threads", "1", "--n", "8", "--repeats", "1"],
                            _dna_rows),
     "bench_binning": Benchmark("dna_species", [], ["--max-n", "10000", "--knn-backends", "exact"], _binning_rows,

@@ -89,6 +89,11 @@ class SpatialAttention(nn.Module):
         self.embedding = FourierEmbedding(n_freqs, margin)
         self.dropout_radius = dropout_radius
         self.heads = nn.Parameter(torch.randn(n_heads, self.embedding.dim) * (2 * self.embedding.dim) ** -0.5)
+        # The weights depend on the layout only (positions and usable sensors), not on the
+        # data: windows of one recording share them, so they are computed once per distinct
+        # layout in the batch. False computes them window by window (the plain path that the
+        # parity tests compare against).
+        self.share_layouts = True
 
     def forward(self, brain: torch.Tensor, positions: torch.Tensor, position_mask: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -105,6 +110,23 @@ class SpatialAttention(nn.Module):
             Draws the spatial-dropout centre in training; without one, no dropout is applied
             (the model never touches the global random state).
         """
+        keep = self.usable_sensors(positions, position_mask, generator)
+        if not self.share_layouts:
+            weights = self.layout_weights(positions, keep)
+            return torch.einsum("bct,boc->bot", brain, weights.to(brain.dtype))
+        weights, layout = self.shared_weights(positions, keep)
+        weights = weights.to(brain.dtype)
+        if weights.shape[0] == 1:
+            return torch.einsum("bct,oc->bot", brain, weights[0])
+        # A one-hot product rather than ``weights[layout]``: its backward sums repeated
+        # layouts in a fixed order (see SubjectLayers).
+        one_hot = torch.nn.functional.one_hot(layout, weights.shape[0]).to(brain.dtype)
+        per_window = torch.einsum("bu,uoc->boc", one_hot, weights)
+        return torch.einsum("bct,boc->bot", brain, per_window)
+
+    def usable_sensors(self, positions: torch.Tensor, position_mask: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """The mask (B, C) of sensors that get weight: ``position_mask`` less spatial dropout."""
         keep = position_mask.clone()
         if self.training and self.dropout_radius > 0 and generator is not None:
             centre = torch.rand(2, generator=generator).to(device=positions.device, dtype=positions.dtype)
@@ -113,13 +135,28 @@ class SpatialAttention(nn.Module):
             # A window whose every usable sensor lies in the banned disc keeps them all:
             # a softmax over nothing has no meaning.
             keep = torch.where(dropped.any(dim=1, keepdim=True), dropped, keep)
+        return keep
+
+    def shared_weights(self, positions: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights (U, heads, C) of the U distinct layouts of a batch, and each window's layout (B,).
+
+        Spatial dropout draws one centre per batch, so windows with the same positions and
+        mask also share ``keep``.
+        """
+        key = torch.cat([positions.flatten(1), keep.to(positions.dtype)], dim=1)
+        layouts, layout = torch.unique(key, dim=0, return_inverse=True)
+        first = torch.empty(layouts.shape[0], dtype=torch.long, device=key.device)
+        first.scatter_(0, layout, torch.arange(key.shape[0], device=key.device))
+        return self.layout_weights(positions[first], keep[first]), layout
+
+    def layout_weights(self, positions: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Softmax weights (L, heads, C) of L layouts: positions (L, C, 2), usable sensors (L, C)."""
         embedding = self.embedding(positions)
         scores = torch.einsum("bcd,od->boc", embedding, self.heads.to(embedding.dtype))
         scores = scores.masked_fill(~keep[:, None, :], float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         # Padded rows with no usable sensor at all give NaN weights; they carry no data.
-        weights = torch.nan_to_num(weights, nan=0.0)
-        return torch.einsum("bct,boc->bot", brain, weights.to(brain.dtype))
+        return torch.nan_to_num(weights, nan=0.0)
 
 
 class SubjectLayers(nn.Module):
@@ -144,17 +181,23 @@ class SubjectLayers(nn.Module):
 
     def forward(self, x: torch.Tensor, subjects: torch.Tensor) -> torch.Tensor:
         """Apply each window's subject matrix: x (B, C, T), subjects (B,) long."""
+        return torch.einsum("bct,bcd->bdt", x, self.matrices(self.indices(subjects), x.dtype))
+
+    def indices(self, subjects: torch.Tensor) -> torch.Tensor:
+        """Rows of ``weights`` for subject indices (-1, an unseen subject, is the shared matrix)."""
         if (subjects < 0).any() and not self.shared:
             raise ValueError("subject index -1 (unseen subject) needs the shared subject layer "
                              "(model.unseen_subject: true)")
         if (subjects >= self.n_subjects).any():
             raise ValueError(f"subject index out of range: the model knows {self.n_subjects} subjects")
-        index = torch.where(subjects < 0, torch.full_like(subjects, self.n_subjects), subjects)
+        return torch.where(subjects < 0, torch.full_like(subjects, self.n_subjects), subjects)
+
+    def matrices(self, index: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The (N, C, C) matrices of rows ``index`` (N,), input channels first."""
         # A one-hot product rather than ``weights[index]``: the backward of indexing adds the
         # gradients of repeated subjects in a thread-dependent order, a matrix product does not.
-        one_hot = torch.nn.functional.one_hot(index, self.weights.shape[0]).to(x.dtype)
-        per_window = torch.einsum("bs,scd->bcd", one_hot, self.weights.to(x.dtype))
-        return torch.einsum("bct,bcd->bdt", x, per_window)
+        one_hot = torch.nn.functional.one_hot(index, self.weights.shape[0]).to(dtype)
+        return torch.einsum("bs,scd->bcd", one_hot, self.weights.to(dtype))
 
 
 class _ConvBlock(nn.Module):
@@ -255,15 +298,51 @@ class SimpleConv(Encoder):
         -------
         tensor (B, output_dim, T)
         """
-        x = self.initial(self.spatial(brain, positions, position_mask, generator))
-        if self.subject_layers is not None:
-            if self.training and self.unseen_subject_prob > 0 and generator is not None:
-                use_shared = torch.rand(subjects.shape[0], generator=generator) < self.unseen_subject_prob
-                subjects = torch.where(use_shared.to(subjects.device), torch.full_like(subjects, -1), subjects)
-            x = self.subject_layers(x, subjects)
+        if self.spatial.share_layouts:
+            x = self._merged_front(brain, subjects, positions, position_mask, generator)
+        else:
+            x = self.initial(self.spatial(brain, positions, position_mask, generator))
+            if self.subject_layers is not None:
+                x = self.subject_layers(x, self._training_subjects(subjects, generator))
         for block in self.blocks:
             x = block(x)
         return self.head(x)
+
+    def _training_subjects(self, subjects: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """``subjects`` with, in training, each window sent to the shared layer (-1) with its probability."""
+        if self.training and self.unseen_subject_prob > 0 and generator is not None:
+            use_shared = torch.rand(subjects.shape[0], generator=generator) < self.unseen_subject_prob
+            subjects = torch.where(use_shared.to(subjects.device), torch.full_like(subjects, -1), subjects)
+        return subjects
+
+    def _merged_front(self, brain: torch.Tensor, subjects: torch.Tensor, positions: torch.Tensor,
+                      position_mask: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Spatial attention, initial 1x1 conv and subject layer as one matrix per window.
+
+        All three are linear in the data: S_b^T (W (A_b x) + w0) = (S_b^T W A_b) x + S_b^T w0.
+        The product is formed once per distinct (layout, subject) pair of the batch and applied
+        to the data once, instead of three products over every time sample (the same maths
+        in another order of the sums; the parity tests compare it with the plain path).
+        """
+        keep = self.spatial.usable_sensors(positions, position_mask, generator)
+        weights, layout = self.spatial.shared_weights(positions, keep)
+        dtype = brain.dtype
+        merged = torch.einsum("oi,uic->uoc", self.initial.weight[:, :, 0].to(dtype), weights.to(dtype))
+        bias = self.initial.bias.to(dtype)
+        if self.subject_layers is None:
+            pair, per_pair, pair_bias = layout, merged, bias.expand(merged.shape[0], -1)
+        else:
+            index = self.subject_layers.indices(self._training_subjects(subjects, generator))
+            pairs, pair = torch.unique(torch.stack([layout, index], dim=1), dim=0, return_inverse=True)
+            matrices = self.subject_layers.matrices(pairs[:, 1], dtype)
+            layout_one_hot = torch.nn.functional.one_hot(pairs[:, 0], merged.shape[0]).to(dtype)
+            per_pair = torch.einsum("pcd,pce->pde", matrices, torch.einsum("pu,uce->pce", layout_one_hot, merged))
+            pair_bias = torch.einsum("pcd,c->pd", matrices, bias)
+        if per_pair.shape[0] == 1:
+            return torch.einsum("bct,oc->bot", brain, per_pair[0]) + pair_bias[0][:, None]
+        one_hot = torch.nn.functional.one_hot(pair, per_pair.shape[0]).to(dtype)
+        per_window = torch.einsum("bp,poc->boc", one_hot, per_pair)
+        return torch.einsum("bct,boc->bot", brain, per_window) + (one_hot @ pair_bias)[:, :, None]
 
     def shared_parameter_count(self) -> int:
         """Parameters shared by every subject (all but the per-subject matrices)."""
