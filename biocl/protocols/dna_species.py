@@ -123,4 +123,5 @@ class DnaEvaluate(Section):
     n_permutations: int = Field(default=1000, ge=10)
 
 
-SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate)
+SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate,
+                             phase_losses=("weighted_infonce", "mimix"))
