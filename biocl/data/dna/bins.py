@@ -62,10 +62,10 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
     unbinned = [(r, reason) for r, b, reason in zip(records, bins, reasons) if b < 0]
     write_fasta(out_dir / "unbinned.fa", [r for r, _ in unbinned])
     with atomic_path(out_dir / "clusters.tsv") as tmp:
-        tmp.write_text("sequence_id\tbin\n" + "".join(f"{i}\t{b}\n" for i, b in assignment.items()))
+        tmp.write_text("sequence_id\tbin\n" + "".join(f"{i}\t{b}\n" for i, b in assignment.items()), encoding="utf-8")
     with atomic_path(out_dir / "unbinned.tsv") as tmp:
         tmp.write_text("sequence_id\tlength_bp\treason\n"
-                       + "".join(f"{r.id}\t{r.length_bp}\t{reason}\n" for r, reason in unbinned))
+                       + "".join(f"{r.id}\t{r.length_bp}\t{reason}\n" for r, reason in unbinned), encoding="utf-8")
     write_bioboxes(out_dir / "bins.binning", {i: b for i, b in assignment.items() if b != UNBINNED})
     return {"n_bins": len(order), "n_binned": len(records) - len(unbinned), "n_unbinned": len(unbinned),
             "bin_sizes": [sizes[b] for b in order],
