@@ -22,7 +22,16 @@ from biocl.data.dna.fasta import read_gold_standard, read_sequences, write_biobo
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path
 
-__all__ = ["UNBINNED", "write_bins", "read_bins", "read_bin_lengths"]
+__all__ = ["UNBINNED", "write_bins", "read_bins", "read_bin_lengths", "is_bins_folder", "BINS_FOLDER_NAMES"]
+
+#: Everything a binning folder holds; a folder of only these may be replaced by a new binning.
+BINS_FOLDER_NAMES = frozenset({"bins", "clusters.tsv", "bins.binning", "unbinned.fa", "unbinned.tsv", "summary.json"})
+
+
+def is_bins_folder(path: Path) -> bool:
+    """Whether ``path`` holds an earlier ``biocl dna bin`` result and nothing else (so it may be replaced)."""
+    names = {p.name for p in Path(path).iterdir()}
+    return "clusters.tsv" in names and names <= BINS_FOLDER_NAMES
 
 #: The bin name of a sequence in no bin.
 UNBINNED = "unbinned"
