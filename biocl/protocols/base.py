@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from biocl.utils.errors import BioclError
+from biocl.utils.paths import check_protocol_path
 
 __all__ = [
     "Section",
@@ -259,6 +260,8 @@ class Protocol(Section):
     # Set by load_protocol: where the file was, so relative paths resolve against it.
     source_path: Path | None = Field(default=None, exclude=True)
     sha256: str | None = Field(default=None, exclude=True)
+    # Set by load_protocol: the string values given with --set (paths among them were typed by the user).
+    command_line_values: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -286,11 +289,16 @@ class Protocol(Section):
         return name
 
     def resolve_path(self, path: str | Path) -> Path:
-        """Resolve a path from the protocol relative to the protocol file's folder."""
-        path = Path(path).expanduser()
-        if path.is_absolute() or self.source_path is None:
-            return path
-        return (self.source_path.parent / path).resolve()
+        """Resolve a path from the protocol relative to the protocol file's folder.
+
+        Every path a pipeline reads from its protocol comes through here, so this is where
+        :func:`biocl.utils.paths.check_protocol_path` refuses system locations, and other
+        users' files unless the path was given on the command line (``--set``).
+        """
+        given = Path(path).expanduser()
+        resolved = given if given.is_absolute() or self.source_path is None else \
+            (self.source_path.parent / given).resolve()
+        return check_protocol_path(resolved, from_command_line=str(path) in self.command_line_values)
 
     def phases(self) -> list[Phase]:
         """The curriculum, or one phase built from ``train`` when none is given."""
@@ -515,6 +523,7 @@ def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None
     protocol = validate_protocol(raw, path)
     protocol.source_path = path.resolve()
     protocol.sha256 = hashlib.sha256(data).hexdigest()
+    protocol.command_line_values = frozenset(str(value) for value in overrides.values() if isinstance(value, str))
     return protocol
 
 

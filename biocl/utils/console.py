@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -34,6 +35,12 @@ def info(message: str) -> None:
     """A log line on stderr."""
     if not is_quiet():
         console.print(message)
+
+
+def warn(message: str) -> None:
+    """A warning about the user's data on stderr: printed even when quiet (quiet silences logs, not warnings)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"warning: {' '.join(message.split())}", file=sys.stderr)
 
 
 def progress(items: Iterable[T], *, total: int | None = None, description: str = "") -> Iterator[T]:

@@ -216,7 +216,7 @@ def build_corpus(base: Path) -> list[Case]:  # noqa: C901 - one block per class,
     root = base / "one_channel"
     recording = write_recording(root, ["Cz"])
     add(Case("one-channel recording", bases._brain_run(root, outs / "one_channel"), recording.name,
-             "1 channel", outs / "one_channel", forbid=("stores no channel locations",)))
+             "1 MEG/EEG channel", outs / "one_channel", forbid=("stores no channel locations",)))
     root = base / "no_positions"
     recording = write_recording(root, [f"E{i}" for i in range(8)], montage=False)
     add(Case("recording without positions", bases._brain_run(root, outs / "no_positions"), recording.name,
@@ -225,6 +225,14 @@ def build_corpus(base: Path) -> list[Case]:  # noqa: C901 - one block per class,
     add(Case("hostile state for --resume", ["run", "dna_species_quick", "--resume", str(hostile)], "state",
              "not a biocl training state", forbid=("weights_only", "Traceback"),
              pre=lambda: _hostile_run(hostile)))
+    model = bases.write_clap_model(base / "model")
+    import soundfile as sf
+
+    tiny = base / "one_sample.wav"
+    sf.write(tiny, np.array([0.5], dtype=np.float32), 16000)
+    add(Case("1-sample clip (audio embed)", ["audio", "embed", str(model), str(tiny), "--out",
+                                             str(outs / "tiny" / "a.npy")], expect=0,
+             extra={"warning": "less than one analysis window"}))
     return cases
 
 
@@ -312,7 +320,7 @@ CASE_NAMES = [
     "unknown phase name (validate)",
     "directory as FASTA", "FIFO as FASTA (dna embed)", "stdin '-' as FASTA (dna embed)", "all-N contig (dna bin)",
     "events beyond the recording end", "one-channel recording", "recording without positions",
-    "hostile state for --resume",
+    "hostile state for --resume", "1-sample clip (audio embed)",
 ]
 
 
@@ -350,6 +358,11 @@ def test_an_all_n_contig_is_said_to_have_no_unambiguous_bases(corpus: dict[str, 
     rows = corpus["all-N contig (dna bin)"].extra["unbinned"].read_text(encoding="utf-8").splitlines()
     reasons = {line.split("\t")[0]: line.split("\t")[2] for line in rows[1:]}
     assert reasons["only_n"] == "no_unambiguous_bases"
+
+
+def test_a_clip_shorter_than_one_window_is_warned_about(corpus: dict[str, Case]) -> None:
+    case = corpus["1-sample clip (audio embed)"]
+    assert case.stderr.startswith("warning: ") and case.extra["warning"] in case.stderr, case.stderr
 
 
 def test_the_hostile_state_never_ran(corpus: dict[str, Case], tmp_path_factory: pytest.TempPathFactory) -> None:
