@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from biocl.protocols.yaml_reader import MAX_PROTOCOL_BYTES, MAX_PROTOCOL_DEPTH, read_yaml
 from biocl.utils.errors import BioclError
 from biocl.utils.paths import check_protocol_path
 
@@ -378,65 +379,6 @@ def _sections_of(raw: Any) -> PipelineSections | None:
 def pipeline_names() -> tuple[str, ...]:
     """The registered pipelines, in registration order."""
     return tuple(_REGISTRY)
-
-
-#: Deepest nesting of mappings and lists a protocol may have (the shipped ones use 4).
-MAX_PROTOCOL_DEPTH = 64
-#: Largest protocol file (bytes); the shipped ones are under 5 kB.
-MAX_PROTOCOL_BYTES = 1 << 20
-
-
-class _ProtocolLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses anchors and aliases and bounds the nesting depth.
-
-    Aliases are what let a 2 kB file expand to gigabytes (the "billion laughs"); a protocol
-    never needs them. The depth is checked while composing, before any recursion deep
-    enough to exhaust the stack and before pydantic sees the document.
-    """
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            line = event.start_mark.line + 1 if event.start_mark else "?"
-            raise BioclError(f"line {line}: YAML anchors and aliases (&name, *name) are not allowed in a protocol",
-                             hint="write each value out in full")
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            self._depth += 1
-            try:
-                if self._depth > MAX_PROTOCOL_DEPTH:
-                    line = event.start_mark.line + 1 if event.start_mark else "?"
-                    raise BioclError(f"line {line}: nested more than {MAX_PROTOCOL_DEPTH} levels deep",
-                                     hint="a protocol's sections are a few levels deep; check the file")
-                return super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
-        return super().compose_node(parent, index)
-
-
-def read_yaml(text: str) -> Any:
-    """Parse protocol YAML (a file or a ``--set`` value) with :class:`_ProtocolLoader`.
-
-    The one YAML reader of protocols: ``protocols validate``, ``protocols show``, ``run``
-    and ``--set`` all go through it.
-
-    Raises
-    ------
-    BioclError
-        Not YAML, an anchor or alias, or nesting deeper than :data:`MAX_PROTOCOL_DEPTH`.
-    """
-    loader = None
-    try:
-        loader = _ProtocolLoader(text)
-        return loader.get_single_data()
-    except yaml.YAMLError as err:
-        raise BioclError(f"not a valid YAML file ({_short(err)})") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
