@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from biocl.utils.errors import BioclError
+from biocl.utils.io import check_output_dir
 from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
 
 app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL A/B, ZSTE).", no_args_is_help=True)
@@ -120,6 +121,7 @@ def simulate_command(
     from biocl.data.audio.simulate import simulate_sound_events
 
     out = output_folder(out, legacy_out, "simulate audio")
+    check_output_dir(out, overwrite=True)  # before any work
     summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
                                     sample_rate_hz=sample_rate_hz, seed=seed, overwrite=overwrite)
     emit({"out": str(out), **summary},

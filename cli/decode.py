@@ -8,6 +8,7 @@ import typer
 
 from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json
+from biocl.utils.io import check_output_dir
 from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
 
 app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.", no_args_is_help=True)
@@ -109,6 +110,7 @@ def simulate_command(
         first = err.errors()[0]
         raise BioclError(f"{first['loc'][0]}: {first['msg']} (got {first['input']!r})",
                          hint="see biocl simulate meg --help") from None
+    check_output_dir(out, overwrite=True)  # before any work
     dataset = simulate_meg_bids(out, config, seed=seed)
     document = {"root": str(out), "description": dataset.description, "sha256": dataset.sha256}
     emit(document, f"simulated BIDS data set: {out}\n{dataset.description}")

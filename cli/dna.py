@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from biocl.utils.errors import BioclError
+from biocl.utils.io import check_output_dir
 from biocl_cli.output import emit
 
 
@@ -205,6 +206,7 @@ def simulate_command(
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
     from biocl.data.dna.simulate import sample_contigs, simulate_genomes
 
+    check_output_dir(out, overwrite=True)  # before any work
     sources: dict[str, Path]
     if genomes:
         sources = {}

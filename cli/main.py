@@ -13,6 +13,7 @@ from typer._click.exceptions import ClickException  # Typer 0.2x vendors click; 
 
 from biocl.utils.console import set_debug, set_quiet
 from biocl.utils.errors import BioclError
+from biocl.utils.io import os_error_message
 from biocl_cli import audio, decode, dna, doctor, protocols, report, run, simulate
 from biocl_cli.help import GLOBAL_FLAGS, build_command
 from biocl_cli.output import state
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {err.one_line()}", file=sys.stderr)
         _error_document(err.message, err.path, err.hint)
+        return 2
+    except OSError as err:  # a write or a file-system problem the user can fix: one line, exit 2
+        if state.debug:
+            traceback.print_exc()
+        print(f"error: {os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

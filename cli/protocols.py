@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 
 from biocl.utils.errors import BioclError
-from biocl.protocols.base import load_protocol, protocol_to_yaml
+from biocl.protocols.base import load_protocol, protocol_to_yaml, read_yaml
 from biocl_cli.output import emit
 
 app = typer.Typer(help="List, show and validate protocol files.", no_args_is_help=True)
@@ -32,7 +31,7 @@ def list_protocols() -> None:
     """List the protocols shipped in protocols/."""
     rows = []
     for path in sorted(PROTOCOL_DIR.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
         rows.append({"name": raw.get("name", path.stem), "pipeline": raw.get("pipeline", "?"),
                      "version": str(raw.get("version", "?")), "path": str(path),
                      "description": raw.get("description", "")})

@@ -12,6 +12,7 @@ from biocl.utils.errors import BioclError
 from biocl.report import build_report, compare_runs, write_comparison
 from biocl.report.builder import REPORT_FORMATS
 from biocl.report.material import fmt
+from biocl.utils.io import check_output_dir
 from biocl_cli.output import emit
 
 
@@ -54,6 +55,8 @@ def compare(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write compare.html and compare.json here."),
 ) -> None:
     """Two runs side by side, with a paired bootstrap CI of the difference on the primary endpoint."""
+    if out is not None:
+        check_output_dir(out, overwrite=True)  # before any work
     comparison = compare_runs(run_a, run_b)
     written = write_comparison(comparison, out) if out is not None else {}
     diff = comparison["difference"]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from biocl.utils.errors import BioclError
+from biocl.utils.io import check_output_dir
 from biocl.evaluate.stats import unit_interval, weighted_mean
 from biocl.protocols.base import Protocol
 from biocl.pipelines.runs import PipelineResult, RunContext, default_run_dir, environment_info
@@ -60,6 +61,8 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
         run_dir = Path(distributed.broadcast_object(str(run_dir)))
         if resume and not run_dir.is_dir():
             raise BioclError("cannot resume: no such run folder", path=run_dir)
+        # A file or an unwritable place where the run folder should go is refused before any work.
+        check_output_dir(run_dir, overwrite=True)
         with RunContext(run_dir, protocol, rank=rank, resume=resume) as context:
             result: PipelineResult = pipeline_run(protocol, context)
             results = build_results(protocol, result, device=result.details.get("device", "cpu"),

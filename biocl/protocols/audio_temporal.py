@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from biocl.utils.templates import template_problem
-from biocl.protocols.base import Section, register_sections
+from biocl.protocols.base import Section, Seed, register_sections
 
 __all__ = [
     "SECTIONS",
@@ -48,7 +48,7 @@ class AudioSimulation(Section):
     clips_per_class: int = Field(default=30, ge=4)
     clip_s: float = Field(default=1.0, gt=0)
     sample_rate_hz: int = Field(default=16000, ge=8000)
-    seed: int | None = Field(default=None, description="defaults to the protocol seed")
+    seed: Seed | None = Field(default=None, description="defaults to the protocol seed")
 
 
 class CaptionTemplates(Section):
@@ -239,4 +239,5 @@ class AudioTemporalEvaluate(Section):
 
 
 SECTIONS = register_sections("audio_temporal", data=AudioTemporalData, model=AudioTemporalModel, loss=AudioTemporalLoss,
-                  evaluate=AudioTemporalEvaluate)
+                  evaluate=AudioTemporalEvaluate, phase_names=PHASE_NAMES,
+                  phase_losses=("clip", "tnce"))

@@ -16,12 +16,14 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from biocl.protocols.yaml_reader import MAX_PROTOCOL_BYTES, MAX_PROTOCOL_DEPTH, read_yaml
 from biocl.utils.errors import BioclError
+from biocl.utils.paths import check_protocol_path
 
 __all__ = [
     "Section",
@@ -38,9 +40,16 @@ __all__ = [
     "apply_overrides",
     "protocol_to_yaml",
     "validate_protocol",
+    "check_phases",
+    "read_yaml",
+    "MAX_PROTOCOL_DEPTH",
 ]
 
 _SECTION_NAMES = ("data", "model", "loss", "evaluate")
+
+#: A random seed every generator takes: numpy needs it non-negative, torch below 2**64, and
+#: pipelines add small offsets (rank, fold), so it stays below 2**63.
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="a random seed in [0, 2**63 - 1]")]
 
 
 class Section(BaseModel):
@@ -189,7 +198,7 @@ class Acceptance(Section):
     baseline: str | None = None
     unit: str = Field(default="item", description="what the bootstrap resamples: subject, species, class pair, ...")
     ci_resamples: int = Field(default=2000, ge=100)
-    ci_seed: int = 0
+    ci_seed: Seed = 0
     prespecified_subgroups: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -241,7 +250,7 @@ class Protocol(Section):
     intended_use: str = ""
     out_of_scope_use: str = ""
     limitations: list[str] = Field(default_factory=list)
-    seed: int = 0
+    seed: Seed = 0
     data: SerializeAsAny[Section]
     model: SerializeAsAny[Section]
     loss: SerializeAsAny[Section]
@@ -252,6 +261,8 @@ class Protocol(Section):
     # Set by load_protocol: where the file was, so relative paths resolve against it.
     source_path: Path | None = Field(default=None, exclude=True)
     sha256: str | None = Field(default=None, exclude=True)
+    # Set by load_protocol: the string values given with --set (paths among them were typed by the user).
+    command_line_values: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -266,6 +277,11 @@ class Protocol(Section):
                 raw[key] = sections.section(key).model_validate(value)
         return raw
 
+    @model_validator(mode="after")
+    def _runnable_phases(self) -> Protocol:
+        check_phases(self)
+        return self
+
     @field_validator("pipeline")
     @classmethod
     def _known_pipeline(cls, name: str) -> str:
@@ -274,11 +290,16 @@ class Protocol(Section):
         return name
 
     def resolve_path(self, path: str | Path) -> Path:
-        """Resolve a path from the protocol relative to the protocol file's folder."""
-        path = Path(path).expanduser()
-        if path.is_absolute() or self.source_path is None:
-            return path
-        return (self.source_path.parent / path).resolve()
+        """Resolve a path from the protocol relative to the protocol file's folder.
+
+        Every path a pipeline reads from its protocol comes through here, so this is where
+        :func:`biocl.utils.paths.check_protocol_path` refuses system locations, and other
+        users' files unless the path was given on the command line (``--set``).
+        """
+        given = Path(path).expanduser()
+        resolved = given if given.is_absolute() or self.source_path is None else \
+            (self.source_path.parent / given).resolve()
+        return check_protocol_path(resolved, from_command_line=str(path) in self.command_line_values)
 
     def phases(self) -> list[Phase]:
         """The curriculum, or one phase built from ``train`` when none is given."""
@@ -296,6 +317,8 @@ class PipelineSections:
     model: type[Section]
     loss: type[Section]
     evaluate: type[Section]
+    phase_names: tuple[str, ...] | None = None
+    phase_losses: tuple[str, ...] | None = None
 
     def section(self, key: str) -> type[Section]:
         """The section class for ``key`` (``"data"``, ``"model"``, ``"loss"`` or ``"evaluate"``)."""
@@ -306,16 +329,45 @@ _REGISTRY: dict[str, PipelineSections] = {}
 
 
 def register_sections(pipeline: str, *, data: type[Section], model: type[Section],
-                      loss: type[Section], evaluate: type[Section]) -> PipelineSections:
+                      loss: type[Section], evaluate: type[Section], phase_names: tuple[str, ...] | None = None,
+                      phase_losses: tuple[str, ...] | None = None) -> PipelineSections:
     """Declare a pipeline and its typed ``data``/``model``/``loss``/``evaluate`` sections.
 
     This is the one place a pipeline's name is written: its schema module keeps the returned
-    :class:`PipelineSections` and everything else reads ``.name`` from it.
+    :class:`PipelineSections` and everything else reads ``.name`` from it. ``phase_names``
+    and ``phase_losses``, when given, are the only ``train.phases[].name`` and ``.loss``
+    values the pipeline runs; :func:`check_phases` refuses others when a protocol is
+    validated, so ``protocols validate`` and ``run`` accept the same protocols.
     """
     if pipeline in _REGISTRY:
         raise ValueError(f"pipeline {pipeline!r} registered twice")
-    _REGISTRY[pipeline] = PipelineSections(pipeline, data=data, model=model, loss=loss, evaluate=evaluate)
+    _REGISTRY[pipeline] = PipelineSections(pipeline, data=data, model=model, loss=loss, evaluate=evaluate,
+                                           phase_names=phase_names, phase_losses=phase_losses)
     return _REGISTRY[pipeline]
+
+
+def check_phases(protocol: Protocol) -> None:
+    """Refuse phase names and losses the protocol's pipeline does not run (part of validation).
+
+    Raises
+    ------
+    ValueError
+        Naming the phase and the values the pipeline accepts (pydantic turns it into the
+        one-line message of :func:`validate_protocol`).
+    """
+    sections = _REGISTRY.get(protocol.pipeline)
+    if sections is None or not protocol.train.phases:
+        return
+    names = [phase.name for phase in protocol.train.phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"train.phases: two phases share a name ({', '.join(names)})")
+    for phase in protocol.train.phases:
+        if sections.phase_names is not None and phase.name not in sections.phase_names:
+            raise ValueError(f"train.phases: unknown phase {phase.name[:40]!r}; the {sections.name} pipeline runs "
+                             f"{', '.join(sections.phase_names)}")
+        if sections.phase_losses is not None and phase.loss is not None and phase.loss not in sections.phase_losses:
+            raise ValueError(f"train.phases: phase {phase.name[:40]!r} has the unknown loss {phase.loss[:40]!r}; "
+                             f"use {', '.join(sections.phase_losses)}")
 
 
 def _sections_of(raw: Any) -> PipelineSections | None:
@@ -339,9 +391,9 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
             raise BioclError(f"override {pair!r} is not of the form section.key=value",
                              hint="e.g. --set train.epochs=3")
         try:
-            overrides[key] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError as err:
-            raise BioclError(f"override {pair!r}: the value is not valid YAML ({_short(err)})") from None
+            overrides[key] = read_yaml(value) if value.strip() else None
+        except BioclError as err:
+            raise BioclError(f"override {pair[:80]!r}: {err.message}", hint=err.hint) from None
     return overrides
 
 
@@ -396,10 +448,15 @@ def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None
     if not path.is_file():
         raise BioclError("protocol file not found", path=path, hint="see `biocl protocols list`")
     data = path.read_bytes()
+    if len(data) > MAX_PROTOCOL_BYTES:
+        raise BioclError(f"the file is {len(data)} bytes; a protocol is at most {MAX_PROTOCOL_BYTES}", path=path,
+                         hint="a protocol describes an experiment; data belong in files it names")
     try:
-        raw = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raw = read_yaml(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
         raise BioclError(f"not a valid YAML file ({_short(err)})", path=path) from None
+    except BioclError as err:
+        raise BioclError(err.message, path=path, hint=err.hint) from None
     if not isinstance(raw, dict):
         raise BioclError("a protocol must be a YAML mapping of sections", path=path)
     if not isinstance(overrides, dict):
@@ -408,6 +465,7 @@ def load_protocol(path: str | Path, overrides: list[str] | dict[str, Any] | None
     protocol = validate_protocol(raw, path)
     protocol.source_path = path.resolve()
     protocol.sha256 = hashlib.sha256(data).hexdigest()
+    protocol.command_line_values = frozenset(str(value) for value in overrides.values() if isinstance(value, str))
     return protocol
 
 

@@ -67,6 +67,8 @@ class BrainSpeechData(Section):
     sessions: list[str] | None = None
     tasks: list[str] | None = None
     datatype: str | None = None
+    montage: str | None = Field(default=None, description="an MNE standard montage (standard_1005, biosemi64, ...) "
+                                "placing EEG channels the files store without positions")
     simulation: MegSimulationConfig = Field(default_factory=MegSimulationConfig)
     heldout_subjects: list[str] = Field(default_factory=list,
                                         description="left out of training; evaluated with the shared subject layer")

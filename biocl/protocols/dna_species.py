@@ -136,4 +136,5 @@ class DnaEvaluate(Section):
                                      "every epoch and keep each phase's best epoch (needs validation species)")
 
 
-SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate)
+SECTIONS = register_sections("dna_species", data=DnaData, model=DnaModel, loss=DnaLoss, evaluate=DnaEvaluate,
+                             phase_losses=("weighted_infonce", "mimix"))

@@ -66,10 +66,21 @@ def load_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise BioclError("training state file not found", path=path, hint="nothing to resume from")
+    import pickle
+    import warnings
+
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # torch raises pickle, zip and runtime errors for damaged files
-        raise BioclError(f"cannot read the training state ({type(err).__name__}: {err})", path=path,
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols, with advice biocl never gives
+            state = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        # torch's message advises reloading with weights_only=False, which would run the file's code.
+        raise BioclError("not a biocl training state: the file is damaged or holds objects biocl never writes",
+                         path=path,
+                         hint="it was written by another program or altered; start the run again without "
+                              "--resume, and do not load the file elsewhere") from None
+    except Exception as err:  # torch raises zip and runtime errors for damaged files
+        raise BioclError(f"cannot read the training state ({type(err).__name__})", path=path,
                          hint="the file is damaged; start the run again without --resume") from None
     if not isinstance(state, dict):
         raise BioclError("the training state is not a dict", path=path, hint="it was not written by biocl")

@@ -24,7 +24,7 @@ from rich.logging import RichHandler
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-__all__ = ["console", "logger", "set_quiet", "set_debug", "is_quiet", "info", "debug", "progress", "run_log",
+__all__ = ["console", "logger", "set_quiet", "set_debug", "is_quiet", "info", "debug", "warn", "progress", "run_log",
            "stage_label", "loss_status", "RUN_LOG"]
 
 T = TypeVar("T")
@@ -114,6 +114,14 @@ def info(message: str) -> None:
 def debug(message: str) -> None:
     """A line for run.log only (and stderr with --debug)."""
     logger.debug(message)
+
+
+def warn(message: str) -> None:
+    """A warning about the user's data: on stderr even when quiet (quiet silences logs, not warnings)."""
+    text = " ".join(message.split())
+    logger.debug(f"warning: {text}")  # run.log only: stderr gets the line below, whatever the level
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"warning: {text}", file=sys.stderr)
 
 
 def stage_label(phase: str, epoch: int | None = None, epochs: int | None = None) -> str:

@@ -9,12 +9,12 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "write_json", "write_text", "sha256_file",
-           "sha256_bytes", "sha256_files", "write_error_message"]
+__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "check_result_folder", "result_folder", "write_json", "write_text",
+           "sha256_file", "sha256_bytes", "sha256_files", "write_error_message", "os_error_message"]
 
 
 @contextlib.contextmanager
@@ -108,6 +108,51 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def result_folder(path: str | Path, *, previous: Callable[[Path], bool]) -> Iterator[Path]:
+    """Check ``path`` before any work, then yield a folder to write a whole result set into.
+
+    The check (:func:`check_output_dir`) runs when the block is entered, so call this
+    before the expensive work and write at the end; the result appears at ``path`` only
+    when the block succeeds (:func:`atomic_directory`), replacing a previous result as a
+    whole. An existing non-empty folder is replaced only when ``previous(path)`` says it
+    holds an earlier result of the same command; any other folder is refused, so a
+    mistyped ``--out`` never deletes a user's files.
+
+    Raises
+    ------
+    BioclError
+        ``path`` is a file, is not writable, or is a non-empty folder of something else.
+    """
+    path = check_result_folder(path, previous=previous)
+    with atomic_directory(path) as tmp:
+        yield tmp
+
+
+def check_result_folder(path: str | Path, *, previous: Callable[[Path], bool]) -> Path:
+    """The check :func:`result_folder` makes, to call first thing, before any work; returns ``path``."""
+    from biocl.utils.errors import BioclError
+
+    path = check_output_dir(path, overwrite=True)
+    if path.is_dir() and any(path.iterdir()) and not previous(path):
+        raise BioclError("the output folder holds files that are not an earlier result of this command", path=path,
+                         hint="choose a new or empty folder")
+    return path
+
+
+def os_error_message(err: OSError) -> str:
+    """One true line for an ``OSError`` that reached the command line: which path, what failed, what to do."""
+    where = err.filename or "a file"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return f"{write_error_message(err, where)} (free some space or choose another --out; nothing was left " \
+               "half-written)" if err.errno != errno.EROFS else f"{write_error_message(err, where)} (choose another --out)"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot access {where}: permission denied (check the permissions, or choose another path)"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return f"{where}: {err.strerror} (a file stands where a folder is needed, or the reverse; choose another path)"
+    return f"{where}: {err.strerror or type(err).__name__} (check the path and the disk)"
 
 
 def write_error_message(err: OSError, path: str | Path) -> str:

@@ -13,6 +13,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if table:
         terminalreporter.write_sep("-", "bad-input corpus (biocl subprocesses)")
         terminalreporter.write_line(table)
+    table = getattr(config, "biocl_hostile_table", None)
+    if table:
+        terminalreporter.write_sep("-", "hostile-input corpus, issue #15 (biocl subprocesses)")
+        terminalreporter.write_line(table)
     rows = getattr(config, "biocl_torchrun_rows", None)
     if rows:
         terminalreporter.write_sep("-", "quick protocols: one process vs torchrun --nproc_per_node=2")

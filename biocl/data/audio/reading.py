@@ -226,14 +226,14 @@ def list_manifest(csv_path: str | Path, *, on_bad: OnBad = "exclude") -> tuple[l
         columns = set(reader.fieldnames or [])
         if "path" not in columns or not ({"caption", "label"} & columns):
             raise BioclError(f"a manifest needs a 'path' column and a 'caption' or 'label' column "
-                             f"(found: {', '.join(sorted(columns)) or 'none'})", path=csv_path)
+                             f"(found: {_column_names(reader.fieldnames or [])})", path=csv_path)
         rows = list(reader)
     clips, excluded = [], Counter()
     for line, row in enumerate(rows, start=2):
         path = csv_path.parent / (row.get("path") or "").strip()
         if not (row.get("path") or "").strip() or not _is_file(path):
             if on_bad == "error":
-                raise BioclError(f"manifest row {line} points to a missing file {str(path)!r}", path=csv_path,
+                raise BioclError(f"manifest row {line} points to a missing file {str(path)[:200]!r}", path=csv_path,
                                  hint="fix the row or pass on_bad=exclude to skip it")
             excluded["missing file"] += 1
             continue
@@ -263,7 +263,7 @@ def list_esc50(root: str | Path, *, on_bad: OnBad = "exclude") -> tuple[list[Aud
         path = root / "audio" / (row["filename"] or "").strip()
         if not _is_file(path):
             if on_bad == "error":
-                raise BioclError(f"row {line} points to a missing file {str(path)!r}", path=meta)
+                raise BioclError(f"row {line} points to a missing file {str(path)[:200]!r}", path=meta)
             excluded["missing file"] += 1
             continue
         clips.append(AudioClip(path=path, label=row["category"].strip().replace("_", " "),
@@ -452,6 +452,22 @@ def _is_file(path: Path) -> bool:
 def _clean(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
+
+
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,31}$")
+
+
+def _column_names(names: list[str], limit: int = 8) -> str:
+    """The header's column names as a message may show them: only ones that look like names, escaped.
+
+    A file that is not a manifest (a password file, say) has a first line that is data, not
+    column names; showing it would print the file. Anything that does not look like a
+    column name is counted, never shown.
+    """
+    shown = [repr(name) for name in names if _COLUMN_NAME.match(name)][:limit]
+    hidden = len(names) - len(shown)
+    parts = shown + ([f"{hidden} other field{'s' if hidden != 1 else ''} not shown"] if hidden else [])
+    return ", ".join(parts) or "no columns"
 
 
 def _first_line(err: Exception) -> str:

@@ -24,7 +24,16 @@ from biocl.data.dna.fasta import read_gold_standard, read_sequences, write_biobo
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path
 
-__all__ = ["UNBINNED", "write_bins", "read_bins", "read_bin_lengths"]
+__all__ = ["UNBINNED", "write_bins", "read_bins", "read_bin_lengths", "is_bins_folder", "BINS_FOLDER_NAMES"]
+
+#: Everything a binning folder holds; a folder of only these may be replaced by a new binning.
+BINS_FOLDER_NAMES = frozenset({"bins", "clusters.tsv", "bins.binning", "unbinned.fa", "unbinned.tsv", "summary.json"})
+
+
+def is_bins_folder(path: Path) -> bool:
+    """Whether ``path`` holds an earlier ``biocl dna bin`` result and nothing else (so it may be replaced)."""
+    names = {p.name for p in Path(path).iterdir()}
+    return "clusters.tsv" in names and names <= BINS_FOLDER_NAMES
 
 #: The bin name of a sequence in no bin.
 UNBINNED = "unbinned"
@@ -73,10 +82,10 @@ def write_bins(out_dir: str | Path, records: Sequence, bins: np.ndarray, reasons
     write_fasta(out_dir / "unbinned.fa", [r for r, _ in unbinned])
     with atomic_path(out_dir / "clusters.tsv") as tmp:
         tmp.write_text("sequence_id\tbin\tlength_bp\n"
-                       + "".join(f"{r.id}\t{assignment[r.id]}\t{r.length_bp}\n" for r in records))
+                       + "".join(f"{r.id}\t{assignment[r.id]}\t{r.length_bp}\n" for r in records), encoding="utf-8")
     with atomic_path(out_dir / "unbinned.tsv") as tmp:
         tmp.write_text("sequence_id\tlength_bp\treason\n"
-                       + "".join(f"{r.id}\t{r.length_bp}\t{reason}\n" for r, reason in unbinned))
+                       + "".join(f"{r.id}\t{r.length_bp}\t{reason}\n" for r, reason in unbinned), encoding="utf-8")
     write_bioboxes(out_dir / "bins.binning", {i: b for i, b in assignment.items() if b != UNBINNED})
     return {"n_bins": len(order), "n_binned": len(records) - len(unbinned), "n_unbinned": len(unbinned),
             "bin_sizes": [sizes[b] for b in order], "n_bin_fastas": len(written),

@@ -9,9 +9,7 @@ the record.
 
 from __future__ import annotations
 
-import bz2
 import gzip
-import io
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from biocl.data.dna.streams import open_text
 from biocl.utils.errors import BioclError
 from biocl.utils.io import atomic_path
 
@@ -37,8 +36,6 @@ __all__ = [
 IUPAC_CODES = "ACGTURYSWKMBDHVN"
 _INVALID = re.compile(f"[^{IUPAC_CODES}]")
 _AMBIGUOUS = re.compile("[^ACGT]")
-_GZIP_MAGIC = b"\x1f\x8b"
-_BZIP2_MAGIC = b"BZh"
 _FASTA_LINE_BP = 80
 
 
@@ -114,72 +111,97 @@ class ReadStats:
         ]
 
 
-def open_text(path: str | Path) -> IO[str]:
-    """Open a plain, gzip or bzip2 text file for reading, sniffing the compression.
-
-    The compression is read from the magic bytes, never from the file name, so a
-    ``.fa.gz`` that is really plain text (or the reverse) still opens. Bytes that are not
-    ASCII are decoded to U+FFFD so the caller can report them with the record they sit in.
-
-    Parameters
-    ----------
-    path : str | Path
-        The file.
-
-    Returns
-    -------
-    handle : text file object
-        Iterate it line by line; close it (or use it in a ``with`` block).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise BioclError("no such file", path=path, hint="check the path")
-    with open(path, "rb") as raw:
-        magic = raw.read(3)
-    if magic.startswith(_GZIP_MAGIC):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii", errors="replace")
-    if magic.startswith(_BZIP2_MAGIC):
-        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="ascii", errors="replace")
-    return open(path, encoding="ascii", errors="replace")
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 
 
-def _sniff_format(path: Path) -> Literal["fasta", "fastq"]:
-    with open_text(path) as handle:
-        try:
-            for line in handle:
-                stripped = line.lstrip()
-                if stripped:
-                    first = stripped[0]
-                    break
-            else:
-                raise BioclError("the file is empty (no FASTA or FASTQ record)", path=path,
-                                 hint="give a FASTA (>id) or FASTQ (@id) file with at least one sequence")
-        except (OSError, EOFError, zlib.error) as exc:
-            raise BioclError(f"cannot decompress the file ({exc})", path=path,
-                             hint="the gzip/bzip2 file is damaged or truncated; download it again") from exc
-    if first == ">":
-        return "fasta"
-    if first == "@":
-        return "fastq"
-    raise BioclError(f"not a FASTA or FASTQ file (it starts with {first!r})", path=path,
-                     hint="FASTA records start with '>', FASTQ records with '@'")
+def _decompress_error(path: Path, exc: Exception) -> BioclError:
+    return BioclError(f"cannot decompress the file ({exc})", path=path,
+                      hint="the gzip/bzip2 file is damaged or truncated; download it again")
 
 
-def _parse_records(path: Path, fmt: str) -> Iterator[tuple[str, str]]:
+def _open_records(path: Path) -> tuple[IO[str], _Lines, Literal["fasta", "fastq"]]:
+    """Open ``path`` once and sniff its format: the handle, its lines (first one included) and the format."""
+    handle = open_text(path)
+    try:
+        for line in iter(handle.readline, ""):
+            stripped = line.lstrip()
+            if stripped:
+                first = stripped[0]
+                break
+        else:
+            raise BioclError("the file is empty (no FASTA or FASTQ record)", path=path,
+                             hint="give a FASTA (>id) or FASTQ (@id) file with at least one sequence")
+        if first not in ">@":
+            shown = first if first.isprintable() and not 0xDC80 <= ord(first) <= 0xDCFF else "\ufffd"
+            raise BioclError(f"not a FASTA or FASTQ file (it starts with {shown!r})", path=path,
+                             hint="FASTA records start with '>', FASTQ records with '@'")
+    except (OSError, EOFError, zlib.error) as exc:
+        handle.close()
+        raise _decompress_error(path, exc) from exc
+    except BaseException:
+        handle.close()
+        raise
+    return handle, _Lines(line, handle), "fasta" if first == ">" else "fastq"
+
+
+class _Lines:
+    """A text handle whose first line was already read (to sniff the format) and is handed out again."""
+
+    def __init__(self, first: str, handle: IO[str]):
+        self._first: str | None = first
+        self._handle = handle
+
+    def read(self, size: int = -1) -> str:
+        if size == 0:
+            return ""
+        head, self._first = self._first or "", None
+        return head + self._handle.read()
+
+    def readline(self) -> str:
+        if self._first is not None:
+            line, self._first = self._first, None
+            return line
+        return self._handle.readline()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def _parse_records(path: Path, handle: IO[str], lines: _Lines, fmt: str) -> Iterator[tuple[str, str]]:
     from Bio.SeqIO.FastaIO import SimpleFastaParser
     from Bio.SeqIO.QualityIO import FastqGeneralIterator
 
     parser = SimpleFastaParser if fmt == "fasta" else FastqGeneralIterator
-    with open_text(path) as handle:
+    with handle:
         try:
-            for item in parser(handle):
+            for item in parser(lines):
                 yield item[0], item[1]
         except (OSError, EOFError, zlib.error) as exc:
-            raise BioclError(f"cannot decompress the file ({exc})", path=path,
-                             hint="the gzip/bzip2 file is damaged or truncated; download it again") from exc
+            raise _decompress_error(path, exc) from exc
         except ValueError as exc:
             raise BioclError(f"not a valid {fmt.upper()} file ({exc})", path=path,
                              hint=f"check the file is complete {fmt.upper()}") from exc
+
+
+def _record_id(title: str, number: int, path: Path) -> str:
+    """The id of a header: its first word, split on ASCII white space only, as UTF-8 text."""
+    words = _ASCII_SPACE.split(title.strip(" \t\n\r\f\v"), maxsplit=1)
+    if not words or not words[0]:
+        raise BioclError(f"record {number} has an empty id", path=path,
+                         hint="every header needs an id after '>' or '@'")
+    record_id = words[0]
+    bad = next((i for i, c in enumerate(record_id) if 0xDC80 <= ord(c) <= 0xDCFF), None)
+    if bad is not None:
+        raise BioclError(f"record {number}: the id is not UTF-8 text (byte 0x{ord(record_id[bad]) - 0xDC00:02X} "
+                         f"at character {bad + 1})", path=path,
+                         hint="convert the headers to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    return record_id
 
 
 def read_sequences(path: str | Path, *, min_length_bp: int = 2500, ambiguous: Literal["mask", "skip"] = "mask",
@@ -218,21 +240,17 @@ def read_sequences(path: str | Path, *, min_length_bp: int = 2500, ambiguous: Li
     path = Path(path)
     stats = ReadStats() if stats is None else stats
     stats.min_length_bp = int(min_length_bp)
-    fmt = _sniff_format(path)
-    return _read_records(path, fmt, int(min_length_bp), ambiguous, stats)
+    handle, lines, fmt = _open_records(path)
+    return _read_records(path, _parse_records(path, handle, lines, fmt), fmt, int(min_length_bp), ambiguous, stats)
 
 
-def _read_records(path: Path, fmt: str, min_length_bp: int, ambiguous: str,
+def _read_records(path: Path, parsed: Iterator[tuple[str, str]], fmt: str, min_length_bp: int, ambiguous: str,
                   stats: ReadStats) -> Iterator[SequenceRecord]:
     seen: set[str] = set()
-    for title, raw in _parse_records(path, fmt):
-        words = title.split()
-        if not words:
-            raise BioclError(f"record {stats.n_records + 1} has an empty id", path=path,
-                             hint="every header needs an id after '>' or '@'")
-        record_id = words[0]
+    for title, raw in parsed:
+        record_id = _record_id(title, stats.n_records + 1, path)
         if record_id in seen:
-            raise BioclError(f"duplicate sequence id {record_id!r}", path=path,
+            raise BioclError(f"duplicate sequence id {_shown(record_id)}", path=path,
                              hint="outputs are keyed by id; make the ids unique (e.g. seqkit rename)")
         seen.add(record_id)
         stats.n_records += 1
@@ -240,7 +258,7 @@ def _read_records(path: Path, fmt: str, min_length_bp: int, ambiguous: str,
         has_lowercase = seq != raw
         bad = _INVALID.search(seq)
         if bad is not None:
-            raise BioclError(f"record {record_id!r} has {bad.group()!r} at position {bad.start() + 1}, "
+            raise BioclError(f"record {_shown(record_id)} has {bad.group()!r} at position {bad.start() + 1}, "
                              "which is not an IUPAC nucleotide code", path=path,
                              hint="the file is damaged or not nucleotide sequence")
         if len(seq) < min_length_bp:
@@ -323,11 +341,12 @@ def read_gold_standard(path: str | Path) -> dict[str, str]:
                     if fields[0].lower() in _GOLD_ID_COLUMNS:
                         continue
                 if len(fields) <= max(id_col, label_col) or not fields[id_col] or not fields[label_col]:
-                    raise BioclError(f"line {line_no} has no label: {line[:60]!r}", path=path,
+                    raise BioclError(f"line {line_no} has no label", path=path,
                                      hint="each line needs 'sequence_id<TAB>label'")
                 seq_id, label = fields[id_col], fields[label_col]
                 if labels.setdefault(seq_id, label) != label:
-                    raise BioclError(f"sequence {seq_id!r} has two labels ({labels[seq_id]!r} and {label!r})",
+                    raise BioclError(f"sequence {_shown(seq_id)} has two labels ({_shown(labels[seq_id])} and "
+                                     f"{_shown(label)})",
                                      path=path, hint="give one label per sequence")
     except (OSError, EOFError, zlib.error) as exc:
         raise BioclError(f"cannot decompress the file ({exc})", path=path,
@@ -365,7 +384,7 @@ def write_bioboxes(path: str | Path, assignments: Mapping[str, str], *, sample_i
         values = [str(column[seq_id]) for column in extra_columns.values()]
         lines.append("\t".join([seq_id, str(bin_id), *values]))
     with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Path(path)
 
 
@@ -386,9 +405,14 @@ def write_fasta(path: str | Path, records: Iterable[SequenceRecord]) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(tmp, "wt", encoding="ascii") as handle:
+        with opener(tmp, "wt", encoding="utf-8") as handle:
             for record in records:
                 handle.write(f">{record.id}\n")
                 for start in range(0, len(record.seq), _FASTA_LINE_BP):
                     handle.write(record.seq[start:start + _FASTA_LINE_BP] + "\n")
     return path
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """An id or label as a message shows it: escaped (``repr``) and cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")

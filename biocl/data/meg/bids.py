@@ -165,12 +165,27 @@ def read_bids(
             raise BioclError("the events.tsv holds no word event", path=events_path,
                              hint="expected rows with a word (kind 'word' in MEG-MASC's trial_type, or a word column)")
         raw = _open_raw(path, entities, root)
+        _check_events_fit(events, raw, events_path)
         recordings.append(recording_from_raw(
             raw, path, subject=entities.get("subject", "01"), session=entities.get("session", "0"),
             task=entities.get("task", "task"), events=events, picks=picks, montage=montage,
             triggers=stim_triggers(raw, path),
         ))
     return recordings
+
+
+def _check_events_fit(events: list, raw: Any, events_path: Path) -> None:
+    """Refuse a recording whose word events all start after it ends (none can give a window).
+
+    Some late events among others are left to the windowing, which drops windows past the end.
+    """
+    duration_s = raw.n_times / raw.info["sfreq"]  # BIDS onsets count from the first sample
+    late = [event for event in events if event.onset_s >= duration_s]
+    if events and len(late) == len(events):
+        raise BioclError(f"all {len(events)} word events start after the recording ends (at "
+                         f"{duration_s:.1f} s; the first late one at {late[0].onset_s:.1f} s)", path=events_path,
+                         hint="the events belong to another recording, or their onsets are in samples or "
+                              "milliseconds rather than seconds")
 
 
 def _sidecar(path: Path, suffix_and_extension: str) -> Path:
@@ -296,14 +311,14 @@ def _float(value: Any, default: float = float("nan"), *, path: Path, line: int, 
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise BioclError(f"line {line}: {column} {value!r} is not a number", path=path,
+        raise BioclError(f"line {line}: {column} {_shown(value)} is not a number", path=path,
                          hint="onsets, durations and indices are numbers (n/a when unknown)") from None
 
 
 def _onset(value: Any, path: Path, line: int) -> float:
     onset = _float(value, path=path, line=line, column="onset")
     if not np.isfinite(onset):
-        raise BioclError(f"line {line}: the event has no finite onset ({value!r})", path=path,
+        raise BioclError(f"line {line}: the event has no finite onset ({_shown(value)})", path=path,
                          hint="every word event needs its onset in seconds")
     return onset
 
@@ -311,7 +326,7 @@ def _onset(value: Any, path: Path, line: int) -> float:
 def _index(value: Any, default: int, path: Path, line: int) -> int:
     number = _float(value, float(default), path=path, line=line, column="word_index")
     if not np.isfinite(number) or number != int(number):
-        raise BioclError(f"line {line}: word_index {value!r} is not a whole number", path=path)
+        raise BioclError(f"line {line}: word_index {_shown(value)} is not a whole number", path=path)
     return int(number)
 
 
@@ -437,3 +452,9 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A cell of the events table as a message shows it: escaped and cut to ``limit`` characters."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")

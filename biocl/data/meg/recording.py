@@ -340,10 +340,16 @@ def sensor_positions(info: mne.Info, *, path: str | Path | None = None) -> tuple
     locs = np.array([ch["loc"][:3] for ch in chs], dtype=float).reshape(-1, 3)
     is_data = np.array([ch["kind"] in (FIFF.FIFFV_MEG_CH, FIFF.FIFFV_EEG_CH) for ch in chs], dtype=bool)
     has = has_positions(info) & is_data
-    if has.sum() < 3:
-        raise BioclError("no sensor positions: the recording stores no channel locations", path=path,
-                         hint="add a digitisation or montage (read_recording(..., montage='colin27_1005') "
-                              "for EEG caps with 10-05 names)")
+    n_data, n_placed = int(is_data.sum()), int(has.sum())
+    if n_data < 3:
+        raise BioclError(f"the recording has {n_data} MEG/EEG channel{'s' if n_data != 1 else ''}; the spatial "
+                         "attention over sensor positions needs at least 3", path=path,
+                         hint="decode a recording with more channels (check the channel types it stores)")
+    if n_placed < 3:
+        raise BioclError(f"no sensor positions: {n_placed} of {n_data} MEG/EEG channels have a location (at least "
+                         "3 are needed)", path=path,
+                         hint="for EEG caps with standard names, pass a montage: --set data.montage=standard_1005 "
+                              "(any name of mne.channels.get_builtin_montages())")
     head = locs.copy()
     in_device = np.array([ch["coord_frame"] == FIFF.FIFFV_COORD_DEVICE for ch in chs], dtype=bool)
     if in_device.any() and info.get("dev_head_t") is not None:

@@ -71,6 +71,10 @@ class PretrainedDnaEncoder(DnaEncoder):
         if not (path / "config.json").is_file():
             raise BioclError("not a Hugging Face model folder (no config.json)", path=path)
         transformers = soft_import("transformers", "loading a pretrained DNA model")
+        # Its advice on model types is not the user's concern; refusals below say what to do.
+        quiet = getattr(getattr(transformers, "logging", None), "set_verbosity_error", None)
+        if quiet is not None:
+            quiet()
         try:
             self.hf_tokenizer = transformers.AutoTokenizer.from_pretrained(
                 str(path), local_files_only=True, trust_remote_code=trust_remote_code)

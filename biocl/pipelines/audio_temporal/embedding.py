@@ -43,9 +43,11 @@ def embed_inputs(model_dir: str | Path, inputs: Sequence[str], out: str | Path, 
     """
     from biocl.data.audio.reading import read_audio
     from biocl.encoders.clap import load_clap
+    from biocl.utils.console import warn
     from biocl.utils.io import atomic_path, write_text
 
     clap = load_clap(model_dir)
+    notes: list[str] = []
     if text:
         embeddings = clap.embed_text(list(inputs))
     else:
@@ -54,6 +56,12 @@ def embed_inputs(model_dir: str | Path, inputs: Sequence[str], out: str | Path, 
             waveform = read_audio(path, clap.sample_rate_hz)
             if waveform.size == 0:
                 raise BioclError("zero-length clip: nothing to embed", path=path)
+            window = int(getattr(clap.audio, "n_fft", 0) or 0)
+            if waveform.size < window:
+                notes.append(f"{path}: the clip holds {waveform.size} sample{'s' if waveform.size != 1 else ''} "
+                             f"({1000 * waveform.size / clap.sample_rate_hz:.2g} ms), less than one analysis window "
+                             f"({window} samples): its embedding is mostly padding")
+                warn(notes[-1])
             clips.append(waveform)
         embeddings = np.zeros((len(clips), clap.embed_dim), dtype=np.float32)
         for length in sorted({len(c) for c in clips}):
@@ -67,4 +75,4 @@ def embed_inputs(model_dir: str | Path, inputs: Sequence[str], out: str | Path, 
     ids = out.with_suffix(".ids.txt")
     write_text(ids, "".join(f"{name}\n" for name in inputs))
     return {"embeddings": str(out), "ids": str(ids), "n": len(inputs), "dim": int(embeddings.shape[1]),
-            "kind": "text" if text else "audio"}
+            "kind": "text" if text else "audio", "warnings": notes}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from biocl.data.dna.bins import UNBINNED, read_bin_lengths, read_bins, write_bins
+from biocl.data.dna.bins import UNBINNED, is_bins_folder, read_bin_lengths, read_bins, write_bins
 from biocl.data.dna.fasta import ReadStats, read_gold_standard, read_sequences
 from biocl.evaluate.amber import amber_metrics, binning_ari, match_bins
 from biocl.evaluate.binning import bin_embeddings
@@ -35,7 +35,7 @@ from biocl.pipelines.dna_binning.training import SelfTraining
 from biocl.pipelines.dna_binning.views import fuse_views
 from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
-from biocl.utils.io import write_json
+from biocl.utils.io import check_result_folder, result_folder, write_json
 
 __all__ = ["read_for_binning", "bin_fasta", "evaluate_binning"]
 
@@ -133,12 +133,20 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         raise BioclError(f"unknown features {features!r}", hint="use 'learned' or 'tnf'")
     if calibration not in ("silhouette", "halves"):
         raise BioclError(f"unknown calibration {calibration!r}", hint="use 'silhouette' or 'halves'")
+    # The output is checked before any work and written as a whole at the end (result_folder).
+    check_result_folder(out_dir, previous=is_bins_folder)
     if coverage.given and calibration == "halves":
         raise BioclError("--calibration halves compares halves of one sequence's composition, not coverage",
                          hint="use --calibration silhouette with coverage")
     _set_threads(threads)
     records, long_enough, stats = read_for_binning(path, min_length_bp=min_length_bp)
-    kept = [r for r, ok in zip(records, long_enough) if ok]
+    # A sequence of N only has no features to compare: it is unbinned with that reason.
+    informative = np.array([r.seq.count("N") < r.length_bp for r in records], dtype=bool)
+    binnable = long_enough & informative
+    if not binnable.any():
+        raise BioclError(f"no sequence to bin: none of the {len(records)} at least {min_length_bp} bp long has an "
+                         "unambiguous base (A, C, G or T)", path=path, hint="give sequences, not gaps")
+    kept = [r for r, ok in zip(records, binnable) if ok]
     sequences = [r.seq for r in kept]
     summary: dict[str, Any] = {"input": str(path), "features": features, "binner": binner, "seed": seed,
                                "n_sequences": len(records), "n_too_short": int((~long_enough).sum()),
@@ -167,12 +175,16 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         summary["threshold_rule"] = "given"
     kept_bins = bin_embeddings(embeddings, threshold, binner=binner, k=graph_k, min_bin_size=min_bin_size)
     bins = np.full(len(records), -1, dtype=np.int64)
-    bins[long_enough] = kept_bins
-    reasons = ["too_short" if not ok else ("below_threshold_or_small_bin" if b < 0 else None)
-               for ok, b in zip(long_enough, bins)]
-    written = write_bins(out_dir, records, bins, reasons, min_fasta_bp=min_fasta_bp)
-    summary.update(threshold=float(threshold), **written)
-    write_json(Path(out_dir) / "summary.json", summary)
+    bins[binnable] = kept_bins
+    reasons = ["too_short" if not ok else "no_unambiguous_bases" if not has_bases
+               else ("below_threshold_or_small_bin" if b < 0 else None)
+               for ok, has_bases, b in zip(long_enough, informative, bins)]
+    with result_folder(out_dir, previous=is_bins_folder) as folder:
+        written = write_bins(folder, records, bins, reasons, min_fasta_bp=min_fasta_bp)
+        written["paths"] = {key: str(Path(out_dir) / Path(value).relative_to(folder))
+                            for key, value in written["paths"].items()}
+        summary.update(threshold=float(threshold), **written)
+        write_json(folder / "summary.json", summary)
     return summary
 
 

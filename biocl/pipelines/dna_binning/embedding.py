@@ -53,7 +53,15 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
     """
     from biocl.pipelines.dna_binning.binning import _set_threads
     from biocl.train import distributed
+    from biocl.utils.io import check_output_dir
 
+    # The folder the embeddings go to is checked before any work.
+    check_output_dir(Path(out).parent, overwrite=True)
+    if Path(out).is_dir():
+        from biocl.utils.errors import BioclError
+
+        raise BioclError("the output is a folder; give the embeddings file to write", path=out,
+                         hint="e.g. --out embeddings.npy")
     _set_threads(threads)
 
     owns_group = distributed.world_size() == 1
@@ -80,7 +88,7 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
     from biocl.pipelines.dna_binning.training import SelfTraining
     from biocl.pipelines.dna_species.training import load_embedding_model
     from biocl.train import distributed, select_device
-    from biocl.utils.io import atomic_path, write_text
+    from biocl.utils.io import atomic_path
     from biocl.utils.seeding import seeded
 
     stats = ReadStats()
@@ -113,11 +121,12 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
 
         embeddings = fuse_views(embeddings, cov_features, weight=coverage.weight)
     out = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
-    with atomic_path(out) as tmp:
+    ids_path = out.with_suffix(".ids.txt")
+    # Both files are written before either is renamed into place, so a failure leaves neither half done.
+    with atomic_path(out) as tmp, atomic_path(ids_path) as ids_tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, embeddings)
-    ids_path = out.with_suffix(".ids.txt")
-    write_text(ids_path, "".join(f"{r.id}\n" for r in records))
+        ids_tmp.write_text("".join(f"{r.id}\n" for r in records), encoding="utf-8")
     return {"embeddings": str(out), "ids": str(ids_path), "n_sequences": len(records),
             "dim": int(embeddings.shape[1]), "model": model, "n_too_short": stats.n_too_short, "processes": world,
             "coverage": cov_info}
