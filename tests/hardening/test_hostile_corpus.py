@@ -10,7 +10,6 @@ session and copied into docs/hardening.md.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import resource
 import subprocess

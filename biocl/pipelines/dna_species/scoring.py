@@ -248,7 +248,6 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
     features, eval_set = scores["features"], scores["eval_set"]
     trained = features["trained"]
     species = np.asarray(eval_set["species"])
-    ids = [r.id for r in eval_set["records"]]
     ev = protocol.evaluate
 
     def null_ari(rng: np.random.Generator) -> float:
