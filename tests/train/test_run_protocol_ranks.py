@@ -33,4 +33,4 @@ def test_torchrun_ranks_write_one_default_run_folder(toy, tmp_path: Path) -> Non
     folders = list((tmp_path / "runs").iterdir())
     assert len(folders) == 1 and done.stderr.count(f"{folders[0].relative_to(tmp_path)}: 4 steps") == 2
     assert sorted(p.name for p in folders[0].iterdir()) == ["checkpoints", "metrics.jsonl",
-                                                           "protocol.resolved.yaml", "results.json"]
+                                                           "protocol.resolved.yaml", "results.json", "run.log"]
