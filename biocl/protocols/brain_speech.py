@@ -33,7 +33,7 @@ class MegSimulationConfig(Section):
     system: str = Field(default="KIT-157", description="sensor array: KIT-157, CTF-275 or EEG-64")
     duration_s: float = Field(default=240.0, gt=0, description="length of each recording, s")
     sfreq_hz: float = Field(default=600.0, gt=0,
-                            description="sampling rate of the written recordings, Hz (240 or more)")
+                            description="sampling rate of the written recordings, Hz (120 or more)")
     snr_db: float = Field(default=-10.0, description="single-channel, single-window SNR below 60 Hz, dB")
     speech_dir: str | None = Field(
         default=None, description="real WAVs with word-timing JSONs (LibriVox style) as stimuli; procedural if None")

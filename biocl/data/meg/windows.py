@@ -3,7 +3,8 @@
 Every step is the paper's and every number is a parameter of :class:`WindowConfig`:
 
 1. the brain signal is resampled to 120 Hz with a polyphase filter, which is an
-   anti-alias low-pass and nothing else (no band-pass);
+   anti-alias low-pass and nothing else (no band-pass); any recording sampled at or above
+   that rate is accepted (a 128 Hz EEG recording holds everything below 60 Hz);
 2. windows run from -0.5 s to +2.5 s around an anchor (361 samples, both ends included);
    the brain window is taken 150 ms later than the speech window because the brain
    responds to what it heard;
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import resample_poly
 
+from biocl.data.meg.recording import check_rate
 from biocl.data.meg.scaling import RobustScaler, baseline_correct
 from biocl.data.meg.splits import SPLITS
 from biocl.utils.errors import BioclError
@@ -140,9 +142,7 @@ def resample_to(data: np.ndarray, sfreq_hz: float, target_hz: float, *, path: st
         The exact output rate (``sfreq_hz * up / down``; equal to ``target_hz`` unless the
         ratio needed a rational approximation).
     """
-    if sfreq_hz < 2 * target_hz:
-        raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below twice the {target_hz:g} Hz the decoder uses",
-                         path=path, hint="record at 240 Hz or more, or lower data.sfreq_hz")
+    check_rate(sfreq_hz, target_hz, path)
     ratio = Fraction(target_hz / sfreq_hz).limit_denominator(1000)
     up, down = ratio.numerator, ratio.denominator
     if up == down:
@@ -178,7 +178,7 @@ def prepare_recording(recording: Any, config: WindowConfig) -> PreparedRecording
     Raises
     ------
     BioclError
-        When the recording has no word events, or its rate is below twice the window rate.
+        When the recording has no word events, or its rate is below the window rate.
     """
     if not recording.events:
         raise BioclError("the recording has no word events", path=recording.path,

@@ -194,7 +194,7 @@ def prepare_data(protocol: Protocol, cache_dir: Path) -> BrainSpeechData:
         provenance = {"simulated": False, "description": f"BIDS data set at {root}", "sha256": None,
                       "source": str(root), "licence": "see the data set's dataset_description.json"}
     recordings = read_bids(root, subjects=data.subjects, sessions=data.sessions, tasks=data.tasks,
-                           datatype=data.datatype)
+                           datatype=data.datatype, min_sfreq_hz=data.sfreq_hz)
     if not recordings:
         raise BioclError("no MEG/EEG recording found", path=root, hint="check data.subjects/sessions/tasks")
     config = window_config(data)

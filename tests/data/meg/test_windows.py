@@ -58,8 +58,20 @@ def test_resample_keeps_a_slow_sine_and_the_rate():
 
 
 def test_resample_refuses_low_rates_naming_the_file():
-    with pytest.raises(BioclError, match="sub-09.fif.*below twice"):
-        resample_to(np.zeros((1, 100)), 200.0, 120.0, path="sub-09.fif")
+    with pytest.raises(BioclError, match="sub-09.fif.*110 Hz is below .*data.sfreq_hz = 120 Hz"):
+        resample_to(np.zeros((1, 100)), 110.0, 120.0, path="sub-09.fif")
+
+
+def test_resample_accepts_any_rate_at_or_above_the_working_rate():
+    # 128 Hz (Broderick's EEG, consumer EEG) was refused as "below twice 120 Hz"; it holds
+    # everything below 60 Hz, which the polyphase filter keeps.
+    t = np.arange(128 * 8) / 128.0
+    out, rate = resample_to(np.sin(2 * np.pi * 4.0 * t)[None], 128.0, 120.0)
+    assert rate == 120.0 and out.shape == (1, 960)
+    inner = slice(60, -60)
+    np.testing.assert_allclose(out[0, inner], np.sin(2 * np.pi * 4.0 * np.arange(960) / 120.0)[inner], atol=5e-3)
+    out, rate = resample_to(np.ones((1, 240)), 120.0, 120.0)
+    assert rate == 120.0 and out.shape == (1, 240)
 
 
 def test_extract_brain_shift_baseline_and_scale():
@@ -164,7 +176,8 @@ def test_bad_recordings_name_the_file():
     data[1, 10] = np.nan
     with pytest.raises(BioclError, match="sub-01_meg.fif: .*NaN"):
         prepare_recording(_recording(data), CONFIG)
-    with pytest.raises(BioclError, match="below twice"):
-        prepare_recording(_recording(np.zeros((2, 6000)), sfreq=200.0), CONFIG)
+    with pytest.raises(BioclError, match="below the decoder's configured rate"):
+        prepare_recording(_recording(np.zeros((2, 6000)), sfreq=100.0), CONFIG)
+    assert prepare_recording(_recording(np.ones((2, 6000)), sfreq=200.0), CONFIG).sfreq_hz == 120.0
     prepared = prepare_recording(_recording(np.ones((2, 6000))), CONFIG)
     assert prepared.brain.shape == (2, 1200) and prepared.sfreq_hz == 120.0

@@ -148,7 +148,7 @@ def simulate_meg_bids(out_dir: str | Path, config: MegSimulationConfig, *, seed:
     ------
     BioclError
         For an unknown system, a recording too short for one sentence, a sampling rate
-        below 240 Hz, noise shares that do not leave room for the background, or an
+        below the model's 120 Hz (or a line frequency above Nyquist), noise shares that do not leave room for the background, or an
         existing data set without ``overwrite``.
     """
     parameters = simulation_parameters(config, seed)
@@ -299,8 +299,12 @@ def _generative_model(config: MegSimulationConfig, speech: _Speech, responses: d
 def _check_arguments(out_dir: Path, config: MegSimulationConfig, overwrite: bool) -> None:
     if config.system not in sensors.SYSTEMS:
         raise BioclError(f"unknown system {config.system!r}", hint=f"choose one of {sorted(sensors.SYSTEMS)}")
-    if config.sfreq_hz < 240.0:
-        raise BioclError(f"sampling rate {config.sfreq_hz:g} Hz is below 240 Hz", hint="simulate at 240 Hz or more")
+    if config.sfreq_hz < generative.MODEL_SFREQ_HZ:
+        raise BioclError(f"sampling rate {config.sfreq_hz:g} Hz is below the generative model's "
+                         f"{generative.MODEL_SFREQ_HZ:g} Hz", hint=f"simulate at {generative.MODEL_SFREQ_HZ:g} Hz or more")
+    if config.line_freq_hz >= config.sfreq_hz / 2:
+        raise BioclError(f"line frequency {config.line_freq_hz:g} Hz is at or above Nyquist at {config.sfreq_hz:g} Hz",
+                         hint="simulate at a higher rate or set line_freq_hz")
     if config.alpha_share + config.line_share + config.white_share >= 1.0:
         raise BioclError("alpha, line and white noise shares leave nothing for the 1/f background",
                          hint="keep alpha_share + line_share + white_share below 1")

@@ -144,8 +144,8 @@ def test_real_speech_stimuli(shared_data: Path, tmp_path: Path) -> None:
 def test_bad_arguments(tmp_path: Path, kit) -> None:
     with pytest.raises(BioclError, match="unknown system"):
         simulate_meg_bids(tmp_path / "x", MegSimulationConfig(system="Vectorview"))
-    with pytest.raises(BioclError, match="below 240 Hz"):
-        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(sfreq_hz=200.0))
+    with pytest.raises(BioclError, match="below the generative model's 120 Hz"):
+        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(sfreq_hz=100.0))
     with pytest.raises(BioclError, match="already exists"):
         simulate_meg_bids(kit.root, TINY, seed=3)
     with pytest.raises(BioclError, match="too short"):
