@@ -45,6 +45,9 @@ class MegSimulationConfig(Section):
     n_words: int = Field(default=40, ge=1, description="vocabulary of the procedural speech, words")
     n_sentences: int | None = Field(
         default=None, ge=1, description="distinct procedural sentences; None: as many as fit in one recording")
+    sentences_per_sound: int = Field(
+        default=1, ge=1, description="consecutive sentences per stimulus file; above 1: story-length files "
+                                     "(MEG-MASC style), 0.5 s between sentences")
     n_mel_bands: int = Field(default=8, ge=1, description="mel bands of the acoustic drive")
     n_random_sources: int = Field(default=4, ge=0,
                                   description="signal dipoles besides the bilateral auditory and temporal ones")
