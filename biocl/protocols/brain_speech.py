@@ -87,6 +87,8 @@ class BrainSpeechData(Section):
     drop_cross_split: bool = True
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_method: Literal["rank", "hash"] = "rank"
+    min_block_s: float = Field(default=6.0, ge=0, description="consecutive sentences of a sound file are merged "
+                               "into blocks of at least this long before the split, s (the paper's 6 s)")
     # Speech features.
     features: Literal["mel", "envelope", "wav2vec"] = "mel"
     audio_sfreq_hz: int = Field(default=16000, gt=0)

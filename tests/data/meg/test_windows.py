@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from biocl.data.meg.scaling import RobustScaler
-from biocl.data.meg.splits import assign_splits
+from biocl.data.meg.splits import assign_splits, block_splits, sentence_blocks
 from biocl.data.meg.windows import (
     PreparedRecording,
     WindowConfig,
@@ -146,6 +146,55 @@ def test_no_sentence_in_two_splits_and_no_held_out_speech_in_training():
     first = set(train.speech_id[train.recording == 0])
     assert first == set(train.speech_id[train.recording == 1])
     assert len(first) == (train.recording == 0).sum()
+
+
+def test_story_length_split_no_held_out_window_reaches_audio_of_another_split():
+    # One story file of 40 sentences (1.8 s of words each, 3 s apart), heard by two subjects
+    # in the same order at different offsets, as MEG-MASC plays its stories.
+    recs = [_story_recording(2.0, range(40), "01"), _story_recording(5.0, range(40), "02")]
+    blocks = sentence_blocks([e for rec in recs for e in rec.events])
+    splits = block_splits(blocks)
+    # Blocks: consecutive sentences, >= 6 s from first onset to last word end, one split each.
+    members: dict[str, list[int]] = {}
+    for sentence, block in blocks.items():
+        members.setdefault(block, []).append(int(sentence[1:]))
+    assert len(members) == 13
+    for numbers in members.values():
+        numbers.sort()
+        assert numbers == list(range(numbers[0], numbers[-1] + 1))
+        assert 3.0 * (numbers[-1] - numbers[0]) + 1.8 >= 6.0
+        assert len({splits[f"s{n}"] for n in numbers}) == 1
+    assert {splits[s] for s in splits} == {"train", "valid", "test"}
+    tables, _, exclusions = build_windows(recs, {Path("a.wav"): int(124 * 120)}, splits, CONFIG)
+    span = CONFIG.tmax_s - CONFIG.tmin_s
+    for split in ("valid", "test"):
+        table = tables[split]
+        for rec_index, rec in enumerate(recs):
+            # Sentence spans in recording time (first word onset to last word end).
+            heard = {}
+            for e in rec.events:
+                a, b = heard.get(e.sentence_id, (np.inf, -np.inf))
+                heard[e.sentence_id] = (min(a, e.onset_s), max(b, e.onset_s + e.duration_s))
+            other = [ab for sentence, ab in heard.items() if splits[sentence] != split]
+            for start in table.brain_start[table.recording == rec_index]:
+                # From the speech window's start to the brain window's end (150 ms later).
+                lo = start / 120.0 - CONFIG.brain_shift_s
+                hi = start / 120.0 + span
+                assert all(not (a < hi and b > lo) for a, b in other)
+        # Every held-out word event that is not a window was dropped, and counted, for this reason.
+        events = sum(splits[e.sentence_id] == split for rec in recs for e in rec.events)
+        dropped = exclusions[f"{split} windows reaching audio of another split"]
+        assert dropped > 0 and len(table) + dropped == events
+    # The flow table of a run reports the count (biocl.pipelines.brain_speech.details._flow).
+    assert "test windows reaching audio of another split" in exclusions
+
+
+def test_one_sentence_per_file_keeps_each_sentence_as_its_own_block():
+    events = [_event(1.0 + 5.0 * i + 0.5 * w, w, f"s{i}", sound=f"{i}.wav", sound_onset=0.2 + 0.5 * w)
+              for i in range(10) for w in range(3)]
+    blocks = sentence_blocks(events)
+    assert blocks == {f"s{i}": f"s{i}" for i in range(10)}
+    assert block_splits(blocks) == assign_splits([f"s{i}" for i in range(10)])
 
 
 def test_scalers_fit_on_training_windows_only_and_batches_pad_channels():
