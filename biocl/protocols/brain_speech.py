@@ -159,8 +159,8 @@ class BrainSpeechEvaluate(Section):
     ridge_lags_s: tuple[float, float] = Field(
         default=(-0.15, 0.45), description="brain lags after the (already 150 ms-shifted) speech, s: 0-600 ms latency")
     ridge_lag_step: int = Field(default=6, ge=1, description="lag spacing in samples")
-    ridge_time_step: int = Field(default=10, ge=1, description="training time points kept per window, spacing")
-    ridge_max_windows: int = Field(default=1000, ge=1, description="training windows per recording for ridge")
+    ridge_folds: int = Field(default=5, ge=2, description="cross-validation folds (whole sentence blocks) "
+                             "that choose the ridge penalty; every distinct training time point enters the fit")
     oracle: bool = True
     permutations: int = Field(default=1000, ge=0)
     curve_max_k: int = Field(default=50, ge=1)
