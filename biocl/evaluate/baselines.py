@@ -259,7 +259,7 @@ def fit_lagged_ridge(brain: np.ndarray, targets: np.ndarray, lags: np.ndarray, a
     return GroupedRidgeCV(alphas, n_splits).fit(x, y, np.asarray(groups)[window])
 
 
-def predict_lagged_ridge(model: RidgeGCV, brain: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def predict_lagged_ridge(model: GroupedRidgeCV, brain: np.ndarray, lags: np.ndarray) -> np.ndarray:
     """Predicted targets (n, F, T) of sensor windows (n, C, T), with the lags the model was fitted with."""
     x = lagged_design(brain, lags)
     pred = model.predict(x.reshape(-1, x.shape[-1])).reshape(brain.shape[0], x.shape[1], -1)
