@@ -109,8 +109,10 @@ def test_end_to_end_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
 def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
     tiny = [item for item in TINY if not item.startswith("data.source")]
+    # Lags every 150 ms keep the ridge's design small (157 sensors x 5 lags): the test is of
+    # the pipeline, not of the baseline's resolution.
     overrides = tiny + ["data.simulation.n_subjects=2", "data.simulation.duration_s=60",
-                        "data.simulation.sfreq_hz=300", "train.epochs=1"]
+                        "data.simulation.sfreq_hz=300", "train.epochs=1", "evaluate.ridge_lag_step=18"]
     _, results = run_protocol(load_protocol(QUICK, overrides), tmp_path / "run", report=False)
     assert set(results["baselines"]) == {"chance", "ridge", "oracle"}
     assert results["data"]["simulated"] is True and "SIMULATED" in results["data"]["description"]
