@@ -3,7 +3,7 @@
 | module | what |
 |---|---|
 | ``retrieval`` | segment identification: top-k accuracy, ranks, word-level top-k |
-| ``baselines`` | the lagged ridge decoder (``RidgeGCV``, lag design) and chance levels of segment identification |
+| ``baselines`` | the lagged ridge decoder (``GroupedRidgeCV``, lag design) and chance levels of segment identification |
 | ``clustering`` | KMeans ARI and few-shot macro-F1 (DNABERT-S protocol) |
 | ``binning`` | threshold calibration, the paper's K-medoid and the scalable kNN-graph binner |
 | ``binning_threshold`` | label-free binning thresholds: best mean silhouette, half-to-half similarity |

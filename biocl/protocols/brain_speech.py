@@ -33,7 +33,7 @@ class MegSimulationConfig(Section):
     system: str = Field(default="KIT-157", description="sensor array: KIT-157, CTF-275 or EEG-64")
     duration_s: float = Field(default=240.0, gt=0, description="length of each recording, s")
     sfreq_hz: float = Field(default=600.0, gt=0,
-                            description="sampling rate of the written recordings, Hz (240 or more)")
+                            description="sampling rate of the written recordings, Hz (120 or more)")
     snr_db: float = Field(default=-10.0, description="single-channel, single-window SNR below 60 Hz, dB")
     speech_dir: str | None = Field(
         default=None, description="real WAVs with word-timing JSONs (LibriVox style) as stimuli; procedural if None")
@@ -45,6 +45,9 @@ class MegSimulationConfig(Section):
     n_words: int = Field(default=40, ge=1, description="vocabulary of the procedural speech, words")
     n_sentences: int | None = Field(
         default=None, ge=1, description="distinct procedural sentences; None: as many as fit in one recording")
+    sentences_per_sound: int = Field(
+        default=1, ge=1, description="consecutive sentences per stimulus file; above 1: story-length files "
+                                     "(MEG-MASC style), 0.5 s between sentences")
     n_mel_bands: int = Field(default=8, ge=1, description="mel bands of the acoustic drive")
     n_random_sources: int = Field(default=4, ge=0,
                                   description="signal dipoles besides the bilateral auditory and temporal ones")
@@ -86,6 +89,8 @@ class BrainSpeechData(Section):
     drop_cross_split: bool = True
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_method: Literal["rank", "hash"] = "rank"
+    min_block_s: float = Field(default=6.0, ge=0, description="consecutive sentences of a sound file are merged "
+                               "into blocks of at least this long before the split, s (the paper's 6 s)")
     # Speech features.
     features: Literal["mel", "envelope", "wav2vec"] = "mel"
     audio_sfreq_hz: int = Field(default=16000, gt=0)
@@ -156,8 +161,8 @@ class BrainSpeechEvaluate(Section):
     ridge_lags_s: tuple[float, float] = Field(
         default=(-0.15, 0.45), description="brain lags after the (already 150 ms-shifted) speech, s: 0-600 ms latency")
     ridge_lag_step: int = Field(default=6, ge=1, description="lag spacing in samples")
-    ridge_time_step: int = Field(default=10, ge=1, description="training time points kept per window, spacing")
-    ridge_max_windows: int = Field(default=1000, ge=1, description="training windows per recording for ridge")
+    ridge_folds: int = Field(default=5, ge=2, description="cross-validation folds (whole sentence blocks) "
+                             "that choose the ridge penalty; every distinct training time point enters the fit")
     oracle: bool = True
     permutations: int = Field(default=1000, ge=0)
     curve_max_k: int = Field(default=50, ge=1)

@@ -15,8 +15,8 @@ needs neither.
 
 from biocl.data.meg.bids import find_bids_recordings, parse_events_tsv, read_bids
 from biocl.data.meg.recording import (
-    MIN_SFREQ_HZ,
     Recording,
+    check_rate,
     WordEvent,
     read_recording,
     read_trigger_file,
@@ -41,7 +41,7 @@ from biocl.data.meg.windows import (
 
 __all__ = [
     "WordEvent", "Recording", "read_recording", "recording_from_raw", "sensor_positions", "sentence_id",
-    "read_trigger_file", "MIN_SFREQ_HZ",
+    "read_trigger_file", "check_rate",
     "read_bids", "parse_events_tsv", "find_bids_recordings",
     "WindowConfig", "resample_to", "PreparedRecording", "prepare_recording", "WindowTable", "build_windows",
     "fit_scalers", "extract_brain", "extract_speech", "batch_arrays",

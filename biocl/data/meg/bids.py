@@ -112,6 +112,7 @@ def read_bids(
     require_events: bool = True,
     picks: tuple[str, ...] = ("meg", "eeg"),
     montage: str | None = None,
+    min_sfreq_hz: float | None = None,
 ) -> list[Recording]:
     """Read the MEG/EEG recordings of a BIDS data set, with their word events.
 
@@ -125,7 +126,7 @@ def read_bids(
         Keep only this data type.
     require_events : bool
         If True, every recording must have an ``*_events.tsv`` with at least one word.
-    picks, montage
+    picks, montage, min_sfreq_hz
         As in :func:`biocl.data.meg.recording.read_recording`.
 
     Returns
@@ -169,7 +170,7 @@ def read_bids(
         recordings.append(recording_from_raw(
             raw, path, subject=entities.get("subject", "01"), session=entities.get("session", "0"),
             task=entities.get("task", "task"), events=events, picks=picks, montage=montage,
-            triggers=stim_triggers(raw, path),
+            triggers=stim_triggers(raw, path), min_sfreq_hz=min_sfreq_hz,
         ))
     return recordings
 

@@ -26,14 +26,11 @@ __all__ = [
     "Recording",
     "read_recording",
     "recording_from_raw",
+    "check_rate",
     "sensor_positions",
     "sentence_id",
     "read_trigger_file",
-    "MIN_SFREQ_HZ",
 ]
-
-#: The lowest sampling rate accepted: twice the 120 Hz the decoder resamples to.
-MIN_SFREQ_HZ = 240.0
 
 _READABLE = "FIF, CTF .ds, KIT .sqd/.con, BTi, EDF/BDF, BrainVision .vhdr, EEGLAB .set"
 _PICK_TYPES = ("meg", "mag", "grad", "eeg")
@@ -138,6 +135,7 @@ def read_recording(
     events: list[WordEvent] | None = None,
     picks: tuple[str, ...] = ("meg", "eeg"),
     montage: str | None = None,
+    min_sfreq_hz: float | None = None,
 ) -> Recording:
     """Read one M/EEG recording in any format MNE reads.
 
@@ -158,6 +156,9 @@ def read_recording(
         place EEG channels that the file stores without positions. Channels the montage
         does not name stay without a position (masked). Positions the file carries are
         never replaced.
+    min_sfreq_hz : float | None
+        The lowest sampling rate accepted, in Hz: the decoder's working rate
+        (``data.sfreq_hz``), checked before the data are loaded. None accepts any rate.
 
     Returns
     -------
@@ -168,8 +169,8 @@ def read_recording(
     ------
     BioclError
         If the file is missing, unreadable or truncated, has no MEG/EEG channel, is
-        sampled below :data:`MIN_SFREQ_HZ` (240 Hz), holds NaN or infinite values, or no
-        channel has a position.
+        sampled below ``min_sfreq_hz``, holds NaN or infinite values, or no channel has a
+        position.
     """
     import mne
 
@@ -183,7 +184,27 @@ def read_recording(
                          hint=f"check the file is complete and in a format MNE reads ({_READABLE})") from exc
     triggers = stim_triggers(raw, path)
     return recording_from_raw(raw, path, subject=subject, session=session, task=task, events=events,
-                              picks=picks, montage=montage, triggers=triggers)
+                              picks=picks, montage=montage, triggers=triggers, min_sfreq_hz=min_sfreq_hz)
+
+
+def check_rate(sfreq_hz: float, min_sfreq_hz: float | None, path: str | Path | None = None) -> None:
+    """Refuse a recording sampled below the decoder's working rate ``min_sfreq_hz`` (Hz).
+
+    Resampling down to the working rate needs content only below its Nyquist frequency,
+    which any recording at or above that rate has (a 128 Hz EEG recording holds 0-64 Hz;
+    the polyphase resampler's anti-alias filter removes what lies above 60 Hz). Only a
+    recording slower than the working rate cannot be decoded without inventing samples.
+
+    Raises
+    ------
+    BioclError
+        Naming the file, its rate and the configured rate.
+    """
+    if min_sfreq_hz is not None and sfreq_hz < min_sfreq_hz:
+        raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below the decoder's configured rate "
+                         f"data.sfreq_hz = {min_sfreq_hz:g} Hz", path=path,
+                         hint=f"use a recording sampled at {min_sfreq_hz:g} Hz or more, or lower data.sfreq_hz "
+                              f"to {sfreq_hz:g} or less")
 
 
 def recording_from_raw(
@@ -197,6 +218,7 @@ def recording_from_raw(
     picks: tuple[str, ...] = ("meg", "eeg"),
     montage: str | None = None,
     triggers: np.ndarray | None = None,
+    min_sfreq_hz: float | None = None,
 ) -> Recording:
     """Build a :class:`Recording` from an already opened raw (the checks of :func:`read_recording`).
 
@@ -218,10 +240,7 @@ def recording_from_raw(
                          hint=f"channel types present: {sorted(set(raw.get_channel_types()))}")
     raw.pick(data_picks, verbose="error")
     sfreq_hz = float(raw.info["sfreq"])
-    if sfreq_hz < MIN_SFREQ_HZ:
-        raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below {MIN_SFREQ_HZ:g} Hz", path=path,
-                         hint="the decoder needs at least twice its 120 Hz working rate; use a recording "
-                              "sampled at 240 Hz or more")
+    check_rate(sfreq_hz, min_sfreq_hz, path)
     try:
         raw.load_data(verbose="error")
     except Exception as exc:  # a truncated file can fail only when its data are read

@@ -8,9 +8,15 @@ range (fitted on the recording's training windows only) and clamp to [-20, 20].
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-__all__ = ["RobustScaler", "baseline_correct"]
+__all__ = ["RobustScaler", "baseline_correct", "MIN_SCALER_WINDOWS"]
+
+#: Fewer training windows than this make the median and IQR of a recording unreliable
+#: (Défossez et al. 2023 fit the scaler on at least 200 windows).
+MIN_SCALER_WINDOWS = 200
 
 
 class RobustScaler:
@@ -19,7 +25,8 @@ class RobustScaler:
     scikit-learn's RobustScaler on windows: ``(x - median) / IQR`` per channel, the
     statistics taken over every sample of every fitted window, then values clipped to
     ``[-clamp, clamp]``. A channel with no spread (flat, or a dead bad channel) keeps
-    scale 1.
+    scale 1. Fitting on fewer than :data:`MIN_SCALER_WINDOWS` windows warns (the paper fits
+    on at least 200): the scale of a short recording is noisy.
 
     Parameters
     ----------
@@ -38,6 +45,10 @@ class RobustScaler:
         windows = np.asarray(windows)
         if windows.ndim != 3 or windows.shape[0] == 0:
             raise ValueError(f"expected windows of shape (n >= 1, channels, times), got {windows.shape}")
+        if windows.shape[0] < MIN_SCALER_WINDOWS:
+            warnings.warn(f"robust scaler fitted on {windows.shape[0]} windows, fewer than {MIN_SCALER_WINDOWS}: "
+                          "its median and interquartile range are noisy (record longer, or use "
+                          "data.scaler: none)", UserWarning, stacklevel=2)
         samples = windows.transpose(1, 0, 2).reshape(windows.shape[1], -1)
         low, median, high = np.percentile(samples, [self.quantile_range[0], 50.0, self.quantile_range[1]], axis=1)
         scale = high - low

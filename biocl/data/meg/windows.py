@@ -3,7 +3,8 @@
 Every step is the paper's and every number is a parameter of :class:`WindowConfig`:
 
 1. the brain signal is resampled to 120 Hz with a polyphase filter, which is an
-   anti-alias low-pass and nothing else (no band-pass);
+   anti-alias low-pass and nothing else (no band-pass); any recording sampled at or above
+   that rate is accepted (a 128 Hz EEG recording holds everything below 60 Hz);
 2. windows run from -0.5 s to +2.5 s around an anchor (361 samples, both ends included);
    the brain window is taken 150 ms later than the speech window because the brain
    responds to what it heard;
@@ -12,10 +13,12 @@ Every step is the paper's and every number is a parameter of :class:`WindowConfi
 4. a per-recording robust scaler (channel median and interquartile range), fitted on that
    recording's training windows only, standardises the windows, which are then clamped to
    [-20, 20] (:class:`biocl.data.meg.scaling.RobustScaler`, fitted by :func:`fit_scalers`);
-5. sentences are assigned to train / valid / test (70 / 10 / 20) by a hash of the
-   sentence, so a sentence is in the same split for every subject
-   (:func:`biocl.data.meg.splits.assign_splits`); training windows start every 0.5 s of
-   stimulus, valid and test windows at each word onset.
+5. consecutive sentences of a sound file are merged into blocks of at least 6 s, and
+   blocks are assigned to train / valid / test (70 / 10 / 20) by a hash, so a sentence is
+   in the same split for every subject (:mod:`biocl.data.meg.splits`); training windows
+   start every 0.5 s of stimulus, valid and test windows at each word onset, and a valid or
+   test window is kept only if its whole span (speech and brain window, lag included)
+   lies clear of every sentence of another split.
 
 Windows are not materialised up front: a :class:`WindowTable` holds, per window, where
 its brain and speech samples start, and :func:`extract_brain` / :func:`extract_speech`
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import resample_poly
 
+from biocl.data.meg.recording import check_rate
 from biocl.data.meg.scaling import RobustScaler, baseline_correct
 from biocl.data.meg.splits import SPLITS
 from biocl.utils.errors import BioclError
@@ -82,10 +86,14 @@ class WindowConfig:
         At most this many training windows (evenly spaced) fit a recording's scaler.
     drop_cross_split : bool
         Drop training windows that overlap, in the recording's time (brain shift included),
-        a word of a valid or test sentence: no held-out speech, and no brain response to it,
-        is ever trained on.
+        a word of a valid or test sentence, and valid or test windows whose span reaches a
+        sentence of another split: no held-out speech, and no brain response to it, is ever
+        trained on, and no held-out window holds speech that was.
     split_fractions : tuple of float
-        Train, valid and test shares of the sentences.
+        Train, valid and test shares of the sentence blocks.
+    min_block_s : float
+        Consecutive sentences of one sound file are merged into blocks of at least this
+        long before the split (:func:`biocl.data.meg.splits.sentence_blocks`; the paper's 6 s).
     split_method : {"hash", "rank"}
         ``hash`` buckets each sentence by its hash alone (the paper); ``rank`` orders the
         data set's sentences by hash and cuts at the fractions, giving exact shares on small
@@ -105,6 +113,7 @@ class WindowConfig:
     drop_cross_split: bool = True
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_method: str = "rank"
+    min_block_s: float = 6.0
 
     @property
     def n_times(self) -> int:
@@ -140,9 +149,7 @@ def resample_to(data: np.ndarray, sfreq_hz: float, target_hz: float, *, path: st
         The exact output rate (``sfreq_hz * up / down``; equal to ``target_hz`` unless the
         ratio needed a rational approximation).
     """
-    if sfreq_hz < 2 * target_hz:
-        raise BioclError(f"sampling rate {sfreq_hz:g} Hz is below twice the {target_hz:g} Hz the decoder uses",
-                         path=path, hint="record at 240 Hz or more, or lower data.sfreq_hz")
+    check_rate(sfreq_hz, target_hz, path)
     ratio = Fraction(target_hz / sfreq_hz).limit_denominator(1000)
     up, down = ratio.numerator, ratio.denominator
     if up == down:
@@ -178,7 +185,7 @@ def prepare_recording(recording: Any, config: WindowConfig) -> PreparedRecording
     Raises
     ------
     BioclError
-        When the recording has no word events, or its rate is below twice the window rate.
+        When the recording has no word events, or its rate is below the window rate.
     """
     if not recording.events:
         raise BioclError("the recording has no word events", path=recording.path,
@@ -282,16 +289,22 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
         # neither through its speech nor through the brain response to it.
         held_out = np.array([(e.onset_s, e.onset_s + e.duration_s) for events in plays.values() for e in events
                              if splits[e.sentence_id] != "train"]).reshape(-1, 2)
+        spans_of = {play: _sentence_spans(events) for play, events in plays.items()}
+        heard, heard_split = _heard(spans_of, splits)
         for (sound, offset), events in plays.items():
             s = sound_index[sound]
-            spans: dict[str, list[float]] = {}
-            for event in events:
-                span = spans.setdefault(event.sentence_id, [np.inf, -np.inf])
-                span[0] = min(span[0], event.sound_onset_s)
-                span[1] = max(span[1], event.sound_onset_s + event.duration_s)
+            spans = spans_of[(sound, offset)]
             for event in events:
                 split = splits[event.sentence_id]
                 if split == "train":
+                    continue
+                # The whole span of the window, speech and brain (lag included), must lie in
+                # audio of its own split: on story-length stimuli a word-onset window reaches
+                # into the neighbouring sentences, which may have been trained on.
+                lo = event.onset_s + config.tmin_s + min(config.brain_shift_s, 0.0)
+                hi = event.onset_s + config.tmax_s + max(config.brain_shift_s, 0.0)
+                if config.drop_cross_split and np.any((heard[:, 0] < hi) & (heard[:, 1] > lo) & (heard_split != split)):
+                    exclusions[f"{split} windows reaching audio of another split"] += 1
                     continue
                 brain_start = int(round((event.onset_s + config.brain_shift_s + config.tmin_s) * rec.sfreq_hz))
                 if brain_start < 0 or brain_start + n_times > n_brain:
@@ -316,6 +329,25 @@ def build_windows(recordings: list[PreparedRecording], sound_lengths: dict[Path,
                     continue
                 _append(rows["train"], r, brain_start, s, int(round(lo * sf)), "", "", train[0])
     return {split: _table(rows[split]) for split in SPLITS}, sounds, dict(exclusions)
+
+
+def _sentence_spans(events: list[Any]) -> dict[str, list[float]]:
+    """First word onset and last word end of each sentence of one play, in its file's time (s)."""
+    spans: dict[str, list[float]] = {}
+    for event in events:
+        span = spans.setdefault(event.sentence_id, [np.inf, -np.inf])
+        span[0] = min(span[0], event.sound_onset_s)
+        span[1] = max(span[1], event.sound_onset_s + event.duration_s)
+    return spans
+
+
+def _heard(spans_of: dict[tuple[Path, float], dict[str, list[float]]], splits: dict[str, str]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Every sentence heard in a recording: (n, 2) spans in recording time (s) and their splits."""
+    spans = [(offset + a, offset + b, splits[key]) for (_, offset), by_sentence in spans_of.items()
+             for key, (a, b) in by_sentence.items()]
+    return (np.array([(a, b) for a, b, _ in spans], dtype=np.float64).reshape(-1, 2),
+            np.array([split for *_, split in spans], dtype=object))
 
 
 def _append(rows: dict[str, list], recording: int, brain_start: int, sound: int, speech_start: int,

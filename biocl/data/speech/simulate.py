@@ -12,6 +12,10 @@ real experiment.
 
 With a folder of real recordings (WAV + the LibriVox/pocketsphinx JSON of word timings,
 e.g. ``../shared/data/speech/librivox``), each file is one stimulus sentence instead.
+
+:func:`stories` joins consecutive sentences into story-length files, as real experiments
+play them (MEG-MASC: four stories, each several minutes of continuous read speech); each
+word then carries the sentence it belongs to.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import numpy as np
 
 from biocl.utils.errors import BioclError
 
-__all__ = ["Stimulus", "synthetic_stimuli", "real_stimuli", "SPEECH_SFREQ_HZ"]
+__all__ = ["Stimulus", "synthetic_stimuli", "real_stimuli", "stories", "SPEECH_SFREQ_HZ", "SENTENCE_PAUSE_S"]
 
 #: Sampling rate of every stimulus, in Hz.
 SPEECH_SFREQ_HZ = 16000
+#: Silence between two sentences of a story, in seconds: the usual sentence-boundary pause
+#: of read speech (about half a second; Goldman-Eisler 1968, *Psycholinguistics*).
+SENTENCE_PAUSE_S = 0.5
 
 # Vowel formants F1, F2, F3 in Hz (adult speaker averages).
 _VOWELS = {"a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010),
@@ -53,12 +60,20 @@ class Stimulus:
         ``(word, onset_s, duration_s)`` inside the file.
     wave : np.ndarray
         ``(T,)`` float32 mono audio at :data:`SPEECH_SFREQ_HZ`.
+    word_sentences : tuple of str
+        The sentence of each word, for a file holding several sentences (a story); empty
+        when the whole file is the one sentence ``sentence``.
     """
 
     name: str
     sentence: str
     words: tuple[tuple[str, float, float], ...]
     wave: np.ndarray
+    word_sentences: tuple[str, ...] = ()
+
+    def sentence_of(self, position: int) -> str:
+        """The sentence of word ``position``."""
+        return self.word_sentences[position] if self.word_sentences else self.sentence
 
     @property
     def duration_s(self) -> float:
@@ -222,3 +237,45 @@ def real_stimuli(speech_dir: str | Path) -> list[Stimulus]:
         raise BioclError("no WAV file with a word-timing JSON beside it", path=speech_dir,
                          hint='expected name.wav + name.json ({"w": [{"b": onset_s, "d": duration_s, "t": word}]})')
     return stimuli
+
+
+def stories(sentences: list[Stimulus], sentences_per_sound: int, *,
+            pause_s: float = SENTENCE_PAUSE_S) -> list[Stimulus]:
+    """Join consecutive sentences into files of ``sentences_per_sound`` sentences (the last may hold fewer).
+
+    Parameters
+    ----------
+    sentences : list of Stimulus
+        One sentence each, in story order.
+    sentences_per_sound : int
+        Sentences per file; 1 returns ``sentences`` unchanged.
+    pause_s : float
+        Silence inserted between two sentences, in seconds.
+
+    Returns
+    -------
+    list of Stimulus
+        Named ``story_000.wav`` ...; ``words`` hold onsets in the story file and
+        ``word_sentences`` the sentence of each word.
+    """
+    if sentences_per_sound < 1:
+        raise ValueError(f"sentences_per_sound must be >= 1, got {sentences_per_sound}")
+    if sentences_per_sound == 1:
+        return list(sentences)
+    out = []
+    gap = np.zeros(int(round(pause_s * SPEECH_SFREQ_HZ)), np.float32)
+    for start in range(0, len(sentences), sentences_per_sound):
+        group = sentences[start:start + sentences_per_sound]
+        pieces, words, owners, cursor = [], [], [], 0
+        for i, sentence in enumerate(group):
+            if i:
+                pieces.append(gap)
+                cursor += gap.size
+            words += [(word, onset + cursor / SPEECH_SFREQ_HZ, duration) for word, onset, duration in sentence.words]
+            owners += [sentence.sentence] * len(sentence.words)
+            pieces.append(sentence.wave)
+            cursor += sentence.wave.size
+        out.append(Stimulus(name=f"story_{len(out):03d}.wav", sentence=" ".join(s.sentence for s in group),
+                            words=tuple(words), wave=np.concatenate(pieces).astype(np.float32),
+                            word_sentences=tuple(owners)))
+    return out

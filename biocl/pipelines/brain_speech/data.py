@@ -7,9 +7,9 @@
    through the same reader (:func:`biocl.data.meg.bids.read_bids`);
 2. speech features of every stimulus file (mel, envelope or wav2vec 2.0), cached on disk by
    content hash and standardised;
-3. the windows of :mod:`biocl.data.meg.windows`: sentence-hash splits identical across
-   subjects (:mod:`biocl.data.meg.splits`), robust scalers fitted on each recording's
-   training windows (:mod:`biocl.data.meg.scaling`).
+3. the windows of :mod:`biocl.data.meg.windows`: splits of >= 6 s sentence blocks,
+   identical across subjects (:mod:`biocl.data.meg.splits`), robust scalers fitted on each
+   recording's training windows (:mod:`biocl.data.meg.scaling`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from biocl.utils.console import info
-from biocl.data.meg.splits import SPLITS, assign_splits
+from biocl.data.meg.splits import SPLITS, block_splits, sentence_blocks
 from biocl.data.meg.windows import (PreparedRecording, WindowConfig, WindowTable, batch_arrays, build_windows,
                                     fit_scalers, prepare_recording)
 from biocl.utils.errors import BioclError
@@ -51,6 +51,7 @@ class BrainSpeechData:
     feature_stats: dict[str, list[float]]
     simulation: Any = None
     counts: dict[str, int] = field(default_factory=dict)
+    blocks: dict[str, str] = field(default_factory=dict)
 
     def rows(self, split: str, *, heldout: bool = False) -> np.ndarray:
         """Rows of ``split`` from training subjects (or from held-out subjects)."""
@@ -74,7 +75,7 @@ def window_config(data: Any) -> WindowConfig:
                         quantile_range=tuple(data.quantile_range), clamp=data.clamp,
                         train_stride_s=data.train_stride_s, max_scaler_windows=data.max_scaler_windows,
                         drop_cross_split=data.drop_cross_split, split_fractions=tuple(data.split_fractions),
-                        split_method=data.split_method)
+                        split_method=data.split_method, min_block_s=data.min_block_s)
 
 
 def _simulate(protocol: Protocol, cache_dir: Path) -> tuple[Path, Any]:
@@ -194,14 +195,14 @@ def prepare_data(protocol: Protocol, cache_dir: Path) -> BrainSpeechData:
         provenance = {"simulated": False, "description": f"BIDS data set at {root}", "sha256": None,
                       "source": str(root), "licence": "see the data set's dataset_description.json"}
     recordings = read_bids(root, subjects=data.subjects, sessions=data.sessions, tasks=data.tasks,
-                           datatype=data.datatype, montage=data.montage)
+                           datatype=data.datatype, montage=data.montage, min_sfreq_hz=data.sfreq_hz)
     if not recordings:
         raise BioclError("no MEG/EEG recording found", path=root, hint="check data.subjects/sessions/tasks")
     config = window_config(data)
     prepared = [prepare_recording(rec, config) for rec in recordings]
     n_events = sum(len(rec.events) for rec in prepared)
-    splits = assign_splits([e.sentence_id for rec in prepared for e in rec.events], config.split_fractions,
-                           config.split_method)
+    blocks = sentence_blocks([e for rec in prepared for e in rec.events], config.min_block_s)
+    splits = block_splits(blocks, config.split_fractions, config.split_method)
     sounds = sorted({Path(e.sound_file) for rec in prepared for e in rec.events if e.sound_file is not None})
     if not sounds:
         raise BioclError("no word event names a stimulus audio file", path=root,
@@ -230,9 +231,10 @@ def prepare_data(protocol: Protocol, cache_dir: Path) -> BrainSpeechData:
     out = BrainSpeechData(recordings=prepared, tables=tables, sounds=sounds, speech=speech, silence=silence,
                           config=config, subject_index={s: i for i, s in enumerate(training_subjects)},
                           heldout=heldout, splits=splits, exclusions=exclusions, provenance=provenance,
-                          feature_stats=stats, simulation=simulation)
+                          feature_stats=stats, simulation=simulation, blocks=blocks)
     out.counts = {"subjects": len(subjects), "recordings": len(prepared), "word events": n_events,
-                  "sentences": len(set(splits)), "stimulus files": len(sounds)}
+                  "sentences": len(set(splits)), "sentence blocks": len(set(blocks.values())),
+                  "stimulus files": len(sounds)}
     for split in SPLITS:
         if out.rows(split).size == 0:
             raise BioclError(f"no {split} windows: the data set is too small for the splits", path=root,

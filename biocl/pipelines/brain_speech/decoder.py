@@ -119,7 +119,8 @@ def predict_recording(run_dir: str | Path, recording: str | Path, *, events: str
                              path=run_dir, hint=f"pass --subject with one of {sorted(meta['subjects'])}, or train "
                                                 "with model.unseen_subject: true")
     word_events = parse_events_tsv(events, bids_root=bids_root)
-    rec = read_recording(recording, subject=subject or "new", events=word_events)
+    rec = read_recording(recording, subject=subject or "new", events=word_events,
+                         min_sfreq_hz=protocol.data.sfreq_hz)
     config = window_config(protocol.data)
     prepared = prepare_recording(rec, config)
     sounds = sorted({Path(e.sound_file) for e in prepared.events if e.sound_file is not None})

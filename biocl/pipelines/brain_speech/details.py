@@ -47,10 +47,14 @@ def run_details(protocol: Protocol, bundle: BrainSpeechData, net: nn.Module, res
         "exclusions": [{"reason": reason, "count": int(count), "unit": "window" if "window" in reason else "item"}
                        for reason, count in sorted(bundle.exclusions.items())],
         "disjointness": {"asserted": True, "description": (
-            f"Sentences are assigned to train/valid/test ({n_by_split['train']}/{n_by_split['valid']}/"
-            f"{n_by_split['test']} sentences) by a hash of their text, identically for every subject; no "
-            "sentence has windows in two splits (checked), and training windows that overlap a word of a "
-            "validation or test sentence in the recording (brain response included) are dropped.")},
+            f"Consecutive sentences of a sound file are merged into blocks of at least "
+            f"{bundle.config.min_block_s:g} s ({bundle.counts.get('sentence blocks', 0)} blocks), and blocks are "
+            f"assigned to train/valid/test ({n_by_split['train']}/{n_by_split['valid']}/"
+            f"{n_by_split['test']} sentences) by a hash, identically for every subject; no "
+            "sentence has windows in two splits (checked), training windows that overlap a word of a "
+            "validation or test sentence in the recording (brain response included) are dropped, and so are "
+            "validation and test windows whose span (speech and brain window, lag included) reaches a "
+            "sentence of another split.")},
         "subgroups": subgroups,
         "worst_cases": evaluation.worst_sentences(bundle, result["rows"], correct, protocol.evaluate.worst_cases),
         "model": {"name": "simple_conv", "parameters": int(sum(p.numel() for p in net.parameters())),
@@ -75,8 +79,14 @@ def _flow(bundle: BrainSpeechData, result: dict[str, Any]) -> list[dict[str, Any
         ("recordings read", bundle.counts["recordings"], "recording"),
         ("word events", bundle.counts["word events"], "event"),
         ("sentences", bundle.counts["sentences"], "sentence"),
+        ("sentence blocks (>= {:g} s)".format(bundle.config.min_block_s), bundle.counts.get("sentence blocks", 0),
+         "block"),
         ("training windows (training subjects)", bundle.rows("train").size, "window"),
+        ("validation windows dropped (reach audio of another split)",
+         bundle.exclusions.get("valid windows reaching audio of another split", 0), "window"),
         ("validation windows", bundle.rows("valid").size, "window"),
+        ("test windows dropped (reach audio of another split)",
+         bundle.exclusions.get("test windows reaching audio of another split", 0), "window"),
         ("test windows (training subjects)", result["rows"].size, "window"),
         ("test windows (held-out subjects)", bundle.rows("test", heldout=True).size, "window"),
         ("test candidates (distinct segments)", result["n_candidates"], "segment"))]

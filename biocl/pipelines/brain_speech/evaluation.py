@@ -7,8 +7,9 @@ loss's score (``<prediction, candidate> / ||candidate||`` by default), then rank
 scores candidates with the generative model itself.
 
 The ridge baseline (:mod:`biocl.evaluate.baselines`) is fitted here one per recording, on
-its training windows, with lags spanning ``evaluate.ridge_lags_s`` of the (already 150 ms
-shifted) brain window.
+every distinct time point of its training windows, with lags spanning
+``evaluate.ridge_lags_s`` of the (already 150 ms shifted) brain window and the penalty
+chosen by cross-validation over sentence blocks.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import numpy as np
 import torch
 
 from biocl.data.meg.windows import batch_arrays, extract_brain
-from biocl.evaluate.baselines import RidgeGCV, fit_lagged_ridge, lag_samples, predict_lagged_ridge
+from biocl.evaluate.baselines import (GroupedRidgeCV, RidgeStatistics, distinct_time_points, lag_samples, lagged_rows,
+                                      predict_lagged_ridge)
 from biocl.evaluate.retrieval import distinct_candidates, segment_identification, top_k_curve, true_ranks, word_top_k
 from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.pipelines.brain_speech.data import BrainSpeechData
 
 __all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
-           "oracle_window_scores", "identification", "permutation_test", "subject_rows", "subject_table",
+           "oracle_window_scores", "fit_temperature", "TEMPERATURE_GRID", "validation_temperature", "identification", "permutation_test", "subject_rows", "subject_table",
            "worst_sentences", "top_k_series"]
 
 Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
@@ -83,12 +85,14 @@ def _lags(bundle: BrainSpeechData, evaluate: Any) -> np.ndarray:
     return lag_samples(evaluate.ridge_lags_s, bundle.config.sfreq_hz, evaluate.ridge_lag_step)
 
 
-def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, RidgeGCV]:
-    """One lagged :class:`~biocl.evaluate.baselines.RidgeGCV` per training recording, on its training windows.
+def fit_ridge(bundle: BrainSpeechData, evaluate: Any, *, chunk: int = 16) -> dict[int, GroupedRidgeCV]:
+    """One lagged :class:`~biocl.evaluate.baselines.GroupedRidgeCV` per training recording, on its training windows.
 
-    At most ``evaluate.ridge_max_windows`` windows (evenly spaced) and every
-    ``evaluate.ridge_time_step``-th sample of each are used: neighbouring training windows
-    overlap by 2.5 s, so this drops repeats, not information.
+    Every distinct time point the recording's training windows cover enters the fit once
+    (:func:`~biocl.evaluate.baselines.distinct_time_points`: overlapping windows repeat
+    each point about six times), and the penalty is chosen by cross-validation whose folds
+    keep each sentence block whole (``evaluate.ridge_folds`` folds). The design is built
+    ``chunk`` windows at a time into per-fold sufficient statistics.
     """
     lags = _lags(bundle, evaluate)
     table = bundle.tables["train"]
@@ -97,16 +101,22 @@ def fit_ridge(bundle: BrainSpeechData, evaluate: Any) -> dict[int, RidgeGCV]:
         rows = np.flatnonzero(table.recording == r)
         if rec.subject in bundle.heldout or rows.size == 0:
             continue
-        keep = min(evaluate.ridge_max_windows, rows.size)
-        rows = rows[np.linspace(0, rows.size - 1, keep).round().astype(int)]
-        batch = batch_arrays(bundle.recordings, table, rows, bundle.speech, bundle.silence, bundle.config,
-                             bundle.subject_index)
-        models[r] = fit_lagged_ridge(batch["brain"][:, :rec.n_channels], batch["speech"], lags,
-                                     evaluate.ridge_alphas, time_step=evaluate.ridge_time_step)
+        keep = distinct_time_points(table.brain_start[rows], bundle.config.n_times)
+        blocks = np.array([bundle.blocks.get(s, s) for s in table.sentence[rows]], dtype=object)
+        model = GroupedRidgeCV(evaluate.ridge_alphas, evaluate.ridge_folds)
+        fold = model.folds(blocks)
+        stats = RidgeStatistics(int(fold.max()) + 1, lags.size * rec.n_channels, int(bundle.silence.size))
+        for at in range(0, rows.size, chunk):
+            part = np.arange(at, min(at + chunk, rows.size))
+            batch = batch_arrays(bundle.recordings, table, rows[part], bundle.speech, bundle.silence,
+                                 bundle.config, bundle.subject_index)
+            x, y, window = lagged_rows(batch["brain"][:, :rec.n_channels], batch["speech"], lags, keep[part])
+            stats.add(x, y, fold[part][window])
+        models[r] = model.fit_statistics(stats)
     return models
 
 
-def ridge_predictor(bundle: BrainSpeechData, models: dict[int, RidgeGCV], evaluate: Any, split: str) -> Predictor:
+def ridge_predictor(bundle: BrainSpeechData, models: dict[int, GroupedRidgeCV], evaluate: Any, split: str) -> Predictor:
     """Predictions of the per-recording ridge models (windows of recordings without one: zeros)."""
     lags = _lags(bundle, evaluate)
     recordings = bundle.tables[split].recording
@@ -146,13 +156,74 @@ def oracle_window_scores(bundle: BrainSpeechData, split: str, rows: np.ndarray, 
     return out
 
 
+#: Softmax temperatures tried by :func:`fit_temperature`, relative to the spread of the scores.
+TEMPERATURE_GRID = np.logspace(-3.0, 2.0, 51)
+
+
+def fit_temperature(scores: np.ndarray, true_index: np.ndarray) -> float:
+    """The softmax temperature of one decoder, fitted on its validation scores.
+
+    Word-level identification sums softmax probabilities over the segments of a word, so
+    it depends on the scale of the scores, which is arbitrary (the deep model's follows
+    its training, ridge's its penalty). The temperature minimising the validation
+    cross-entropy of the true segment puts every decoder on the same footing. It is
+    searched on :data:`TEMPERATURE_GRID` times the standard deviation of the scores, so
+    multiplying a decoder's scores by a constant multiplies its temperature by the same
+    constant and leaves its word-level metric unchanged.
+
+    Parameters
+    ----------
+    scores : array (n, m)
+        Validation windows against validation candidates.
+    true_index : array (n,)
+        Each window's true candidate column.
+
+    Returns
+    -------
+    float
+        Divide the decoder's scores by it before the softmax.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = float(scores.std())
+    if not np.isfinite(spread) or spread <= 0 or scores.size == 0:
+        return 1.0
+    scaled = scores / spread
+    rows = np.arange(scaled.shape[0])
+    losses = []
+    for tau in TEMPERATURE_GRID:
+        logits = scaled / tau
+        top = logits.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        losses.append(float(np.mean(log_norm - logits[rows, true_index])))
+    return float(TEMPERATURE_GRID[int(np.argmin(losses))] * spread)
+
+
+def validation_temperature(bundle: BrainSpeechData, normalize: str, *, predict: Predictor | None = None,
+                           batch_size: int = 64, device: torch.device | None = None, oracle: bool = False) -> float:
+    """:func:`fit_temperature` of one decoder on the validation windows (``predict``'s, or the oracle's)."""
+    rows = bundle.rows("valid")
+    candidates, reps, true = candidate_matrix(bundle, "valid", rows, normalize)
+    if oracle:
+        scores = oracle_window_scores(bundle, "valid", rows, reps)
+    else:
+        scores = score_windows(predict, bundle, "valid", rows, candidates, normalize=normalize,
+                               batch_size=batch_size, device=device or torch.device("cpu"))
+    return fit_temperature(scores, true)
+
+
 def identification(scores: np.ndarray, true_index: np.ndarray, words: np.ndarray, ks: list[int],
-                   word_k: int) -> tuple[dict[str, float], np.ndarray]:
-    """Top-k segment accuracies, word-level top-k and the median rank; and the ranks."""
+                   word_k: int, temperature: float = 1.0) -> tuple[dict[str, float], np.ndarray]:
+    """Top-k segment accuracies, word-level top-k and the median rank; and the ranks.
+
+    ``temperature`` (:func:`fit_temperature`, fitted on validation) divides the scores
+    before the word-level softmax; segment ranks do not depend on it.
+    """
     result = segment_identification(scores, true_index, ks)
     metrics = {f"top{k}": result[f"top{k}"] for k in ks}
-    metrics[f"word_top{word_k}"] = float(word_top_k(scores, true_index, words, k=word_k).mean())
+    metrics[f"word_top{word_k}"] = float(word_top_k(np.asarray(scores) / temperature, true_index, words,
+                                                    k=word_k).mean())
     metrics["median_rank"] = result["median_rank"]
+    metrics["word_temperature"] = float(temperature)
     return metrics, true_ranks(scores, true_index)
 
 

@@ -163,9 +163,12 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     words = bundle.tables["test"].word[every[reps]]
     ks, k_main = sorted(set(ev.ks) | {10}), 10
     predict = evaluation.model_predictor(net.to(device), device, bf16)
+    # One softmax temperature per decoder, fitted on validation, for the word-level metric.
+    temperature = evaluation.validation_temperature(bundle, normalize, predict=predict, batch_size=ev.batch_size,
+                                                    device=device)
     scores = evaluation.score_windows(predict, bundle, "test", rows, candidates, normalize=normalize,
                              batch_size=ev.batch_size, device=device)
-    metrics, ranks = evaluation.identification(scores, true_index, words, ks, ev.word_k)
+    metrics, ranks = evaluation.identification(scores, true_index, words, ks, ev.word_k, temperature)
     metrics.update({"chance_top1": 1.0 / len(words), f"chance_top{k_main}": min(k_main, len(words)) / len(words),
                     "n_candidates": float(len(words)), "n_test_windows": float(rows.size)})
     out: dict[str, Any] = {"metrics": metrics, "baselines": {}, "ranks": ranks, "rows": rows,
@@ -174,7 +177,8 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     if held.size:
         held_scores = evaluation.score_windows(predict, bundle, "test", held, candidates, normalize=normalize,
                                       batch_size=ev.batch_size, device=device)
-        held_metrics, held_ranks = evaluation.identification(held_scores, true_held, words, ks, ev.word_k)
+        held_metrics, held_ranks = evaluation.identification(held_scores, true_held, words, ks, ev.word_k,
+                                                             temperature)
         metrics.update({f"heldout_{k}": v for k, v in held_metrics.items()})
         out["heldout"] = {"ranks": held_ranks, "subjects": evaluation.subject_rows(bundle, "test", held)}
     out["permutation_test"] = evaluation.permutation_test(scores, true_index, k_main, ev.permutations, protocol.seed)
@@ -183,15 +187,22 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     if with_baselines and ev.ridge:
         info("fitting the ridge baseline")
         models = evaluation.fit_ridge(bundle, ev)
+        info("ridge penalties chosen by grouped cross-validation: "
+             + ", ".join(f"{model.alpha_:g}" for model in models.values()))
+        ridge_t = evaluation.validation_temperature(bundle, normalize, batch_size=ev.batch_size,
+                                                    predict=evaluation.ridge_predictor(bundle, models, ev, "valid"))
         ridge_scores = evaluation.score_windows(evaluation.ridge_predictor(bundle, models, ev, "test"), bundle, "test", rows,
                                        candidates.cpu(), normalize=normalize, batch_size=ev.batch_size,
                                        device=torch.device("cpu"))
-        out["baselines"]["ridge"], ridge_ranks = evaluation.identification(ridge_scores, true_index, words, ks, ev.word_k)
+        out["baselines"]["ridge"], ridge_ranks = evaluation.identification(ridge_scores, true_index, words, ks,
+                                                                           ev.word_k, ridge_t)
         out["curves"]["ridge"] = evaluation.top_k_series(ridge_ranks, ev.curve_max_k)
     if with_baselines and ev.oracle and bundle.simulation is not None:
         info("scoring the oracle")
         oracle = evaluation.oracle_window_scores(bundle, "test", rows, reps)
-        out["baselines"]["oracle"], oracle_ranks = evaluation.identification(oracle, true_index, words, ks, ev.word_k)
+        oracle_t = evaluation.validation_temperature(bundle, normalize, oracle=True)
+        out["baselines"]["oracle"], oracle_ranks = evaluation.identification(oracle, true_index, words, ks,
+                                                                             ev.word_k, oracle_t)
         out["curves"]["oracle"] = evaluation.top_k_series(oracle_ranks, ev.curve_max_k)
     return out
 

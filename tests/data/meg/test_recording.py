@@ -8,7 +8,7 @@ import mne
 import numpy as np
 import pytest
 
-from biocl.data.meg.recording import MIN_SFREQ_HZ, read_recording, read_trigger_file, sensor_positions, sentence_id
+from biocl.data.meg.recording import read_recording, read_trigger_file, sensor_positions, sentence_id
 from biocl.utils.errors import BioclError
 
 # (file, montage for EEG files that store no positions, channel type, n channels, Hz, triggers, annotations)
@@ -123,12 +123,15 @@ def test_nan_data_is_an_error(tmp_path: Path) -> None:
     assert str(path) in str(info.value) and "Pz" in str(info.value)
 
 
-def test_low_sampling_rate_is_an_error(tmp_path: Path) -> None:
+def test_low_sampling_rate_is_an_error_only_below_the_working_rate(tmp_path: Path) -> None:
     path = tmp_path / "slow_raw.fif"
-    _tiny_raw(sfreq_hz=MIN_SFREQ_HZ - 40).save(path, verbose="error")
-    with pytest.raises(BioclError, match="below 240 Hz") as info:
-        read_recording(path)
+    _tiny_raw(sfreq_hz=100.0).save(path, verbose="error")
+    with pytest.raises(BioclError, match="100 Hz is below the decoder's configured rate data.sfreq_hz = 120 Hz") as info:
+        read_recording(path, min_sfreq_hz=120.0)
     assert str(path) in str(info.value)
+    eeg_128 = tmp_path / "eeg128_raw.fif"
+    _tiny_raw(sfreq_hz=128.0).save(eeg_128, verbose="error")
+    assert read_recording(eeg_128, min_sfreq_hz=120.0).sfreq_hz == 128.0
 
 
 def test_no_positions_is_an_error_unless_a_montage_is_given(tmp_path: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
-from biocl.data.meg.scaling import RobustScaler, baseline_correct
+import numpy as np
+import pytest
+
+from biocl.data.meg.scaling import MIN_SCALER_WINDOWS, RobustScaler, baseline_correct
 from biocl.data.meg.windows import WindowConfig
 
 CONFIG = WindowConfig()
@@ -37,3 +40,12 @@ def test_clamp_at_twenty():
     windows[0, 0, 4] = 1000.0
     out = RobustScaler().fit(windows).transform(windows)
     assert out.max() == 20.0
+
+
+def test_robust_scaler_warns_below_200_windows():
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="fitted on 199 windows, fewer than 200"):
+        RobustScaler().fit(rng.normal(size=(MIN_SCALER_WINDOWS - 1, 2, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RobustScaler().fit(rng.normal(size=(MIN_SCALER_WINDOWS, 2, 4)))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from biocl.data.meg.scaling import RobustScaler
-from biocl.data.meg.splits import assign_splits
+from biocl.data.meg.splits import assign_splits, block_splits, sentence_blocks
 from biocl.data.meg.windows import (
     PreparedRecording,
     WindowConfig,
@@ -58,8 +58,20 @@ def test_resample_keeps_a_slow_sine_and_the_rate():
 
 
 def test_resample_refuses_low_rates_naming_the_file():
-    with pytest.raises(BioclError, match="sub-09.fif.*below twice"):
-        resample_to(np.zeros((1, 100)), 200.0, 120.0, path="sub-09.fif")
+    with pytest.raises(BioclError, match="sub-09.fif.*110 Hz is below .*data.sfreq_hz = 120 Hz"):
+        resample_to(np.zeros((1, 100)), 110.0, 120.0, path="sub-09.fif")
+
+
+def test_resample_accepts_any_rate_at_or_above_the_working_rate():
+    # 128 Hz (Broderick's EEG, consumer EEG) was refused as "below twice 120 Hz"; it holds
+    # everything below 60 Hz, which the polyphase filter keeps.
+    t = np.arange(128 * 8) / 128.0
+    out, rate = resample_to(np.sin(2 * np.pi * 4.0 * t)[None], 128.0, 120.0)
+    assert rate == 120.0 and out.shape == (1, 960)
+    inner = slice(60, -60)
+    np.testing.assert_allclose(out[0, inner], np.sin(2 * np.pi * 4.0 * np.arange(960) / 120.0)[inner], atol=5e-3)
+    out, rate = resample_to(np.ones((1, 240)), 120.0, 120.0)
+    assert rate == 120.0 and out.shape == (1, 240)
 
 
 def test_extract_brain_shift_baseline_and_scale():
@@ -136,6 +148,55 @@ def test_no_sentence_in_two_splits_and_no_held_out_speech_in_training():
     assert len(first) == (train.recording == 0).sum()
 
 
+def test_story_length_split_no_held_out_window_reaches_audio_of_another_split():
+    # One story file of 40 sentences (1.8 s of words each, 3 s apart), heard by two subjects
+    # in the same order at different offsets, as MEG-MASC plays its stories.
+    recs = [_story_recording(2.0, range(40), "01"), _story_recording(5.0, range(40), "02")]
+    blocks = sentence_blocks([e for rec in recs for e in rec.events])
+    splits = block_splits(blocks)
+    # Blocks: consecutive sentences, >= 6 s from first onset to last word end, one split each.
+    members: dict[str, list[int]] = {}
+    for sentence, block in blocks.items():
+        members.setdefault(block, []).append(int(sentence[1:]))
+    assert len(members) == 13
+    for numbers in members.values():
+        numbers.sort()
+        assert numbers == list(range(numbers[0], numbers[-1] + 1))
+        assert 3.0 * (numbers[-1] - numbers[0]) + 1.8 >= 6.0
+        assert len({splits[f"s{n}"] for n in numbers}) == 1
+    assert {splits[s] for s in splits} == {"train", "valid", "test"}
+    tables, _, exclusions = build_windows(recs, {Path("a.wav"): int(124 * 120)}, splits, CONFIG)
+    span = CONFIG.tmax_s - CONFIG.tmin_s
+    for split in ("valid", "test"):
+        table = tables[split]
+        for rec_index, rec in enumerate(recs):
+            # Sentence spans in recording time (first word onset to last word end).
+            heard = {}
+            for e in rec.events:
+                a, b = heard.get(e.sentence_id, (np.inf, -np.inf))
+                heard[e.sentence_id] = (min(a, e.onset_s), max(b, e.onset_s + e.duration_s))
+            other = [ab for sentence, ab in heard.items() if splits[sentence] != split]
+            for start in table.brain_start[table.recording == rec_index]:
+                # From the speech window's start to the brain window's end (150 ms later).
+                lo = start / 120.0 - CONFIG.brain_shift_s
+                hi = start / 120.0 + span
+                assert all(not (a < hi and b > lo) for a, b in other)
+        # Every held-out word event that is not a window was dropped, and counted, for this reason.
+        events = sum(splits[e.sentence_id] == split for rec in recs for e in rec.events)
+        dropped = exclusions[f"{split} windows reaching audio of another split"]
+        assert dropped > 0 and len(table) + dropped == events
+    # The flow table of a run reports the count (biocl.pipelines.brain_speech.details._flow).
+    assert "test windows reaching audio of another split" in exclusions
+
+
+def test_one_sentence_per_file_keeps_each_sentence_as_its_own_block():
+    events = [_event(1.0 + 5.0 * i + 0.5 * w, w, f"s{i}", sound=f"{i}.wav", sound_onset=0.2 + 0.5 * w)
+              for i in range(10) for w in range(3)]
+    blocks = sentence_blocks(events)
+    assert blocks == {f"s{i}": f"s{i}" for i in range(10)}
+    assert block_splits(blocks) == assign_splits([f"s{i}" for i in range(10)])
+
+
 def test_scalers_fit_on_training_windows_only_and_batches_pad_channels():
     splits = assign_splits([f"s{i}" for i in range(10)])
     recs = [_story_recording(2.0, range(10), "01"), _story_recording(2.0, range(10), "02")]
@@ -164,7 +225,8 @@ def test_bad_recordings_name_the_file():
     data[1, 10] = np.nan
     with pytest.raises(BioclError, match="sub-01_meg.fif: .*NaN"):
         prepare_recording(_recording(data), CONFIG)
-    with pytest.raises(BioclError, match="below twice"):
-        prepare_recording(_recording(np.zeros((2, 6000)), sfreq=200.0), CONFIG)
+    with pytest.raises(BioclError, match="below the decoder's configured rate"):
+        prepare_recording(_recording(np.zeros((2, 6000)), sfreq=100.0), CONFIG)
+    assert prepare_recording(_recording(np.ones((2, 6000)), sfreq=200.0), CONFIG).sfreq_hz == 120.0
     prepared = prepare_recording(_recording(np.ones((2, 6000))), CONFIG)
     assert prepared.brain.shape == (2, 1200) and prepared.sfreq_hz == 120.0

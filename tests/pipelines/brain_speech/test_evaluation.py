@@ -16,3 +16,42 @@ def test_permutation_test():
     result = permutation_test(scores, true, 10, 200, seed=0)
     assert result["observed"] == 1.0 and result["p_value"] == pytest.approx(1 / 201)
     assert permutation_test(rng.normal(size=(60, 30)), true, 10, 200, seed=0)["p_value"] > 0.01
+
+
+def _scores(rng, n=120, m=40, signal=1.5):
+    true = rng.integers(0, m, size=n)
+    scores = rng.normal(size=(n, m))
+    scores[np.arange(n), true] += signal
+    return scores, true
+
+
+def test_word_level_metric_does_not_depend_on_a_decoders_score_scale():
+    from biocl.evaluate.retrieval import word_top_k
+    from biocl.pipelines.brain_speech.evaluation import fit_temperature, identification
+
+    rng = np.random.default_rng(0)
+    valid, valid_true = _scores(rng)
+    test, test_true = _scores(rng)
+    words = np.array([f"w{i % 9}" for i in range(40)])
+    metrics = {}
+    for scale in (1.0, 10.0, 0.01):
+        temperature = fit_temperature(scale * valid, valid_true)
+        metrics[scale], _ = identification(scale * test, test_true, words, [1, 10], 5, temperature)
+        assert temperature == pytest.approx(scale * fit_temperature(valid, valid_true))
+    assert metrics[10.0]["word_top5"] == metrics[1.0]["word_top5"] == metrics[0.01]["word_top5"]
+    # The old metric (a softmax of the raw scores) moved with the scale.
+    raw = [word_top_k(scale * test, test_true, words, k=5).mean() for scale in (0.01, 1.0, 10.0)]
+    assert len(set(raw)) > 1
+
+
+def test_temperature_is_fitted_to_the_validation_likelihood():
+    from biocl.pipelines.brain_speech.evaluation import TEMPERATURE_GRID, fit_temperature
+
+    rng = np.random.default_rng(1)
+    strong, true = _scores(rng, signal=6.0)
+    weak, weak_true = _scores(rng, signal=0.3)
+    spread = lambda x: x.std()  # noqa: E731
+    # Confident, correct scores deserve a sharp softmax; nearly uninformative ones a flat one.
+    assert fit_temperature(strong, true) / spread(strong) < fit_temperature(weak, weak_true) / spread(weak)
+    assert TEMPERATURE_GRID.min() * spread(weak) <= fit_temperature(weak, weak_true) <= TEMPERATURE_GRID.max() * spread(weak)
+    assert fit_temperature(np.zeros((4, 3)), np.zeros(4, int)) == 1.0

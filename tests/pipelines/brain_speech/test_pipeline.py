@@ -109,8 +109,10 @@ def test_end_to_end_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
 def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
     tiny = [item for item in TINY if not item.startswith("data.source")]
+    # Lags every 150 ms keep the ridge's design small (157 sensors x 5 lags): the test is of
+    # the pipeline, not of the baseline's resolution.
     overrides = tiny + ["data.simulation.n_subjects=2", "data.simulation.duration_s=60",
-                        "data.simulation.sfreq_hz=300", "train.epochs=1"]
+                        "data.simulation.sfreq_hz=300", "train.epochs=1", "evaluate.ridge_lag_step=18"]
     _, results = run_protocol(load_protocol(QUICK, overrides), tmp_path / "run", report=False)
     assert set(results["baselines"]) == {"chance", "ridge", "oracle"}
     assert results["data"]["simulated"] is True and "SIMULATED" in results["data"]["description"]
@@ -139,6 +141,23 @@ def test_cli_predict_and_evaluate(tiny_bids: Path, tmp_path: Path, capsys: pytes
     assert evaluated["metrics"]["top10"] == pytest.approx(trained["metrics"]["top10"])
 
 
+def test_a_128_hz_eeg_recording_is_decoded_end_to_end_through_biocl_run(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture):
+    # 128 Hz is the rate the Broderick EEG data set is distributed at; it was refused as
+    # "below 240 Hz". Resampling to the decoder's 120 Hz needs nothing above 60 Hz.
+    root = _write_tiny_bids(tmp_path / "bids128", sfreq=128.0)
+    import mne
+
+    assert mne.io.read_raw(root / "sub-01" / "eeg" / "sub-01_task-listen_eeg.fif", verbose="error").info["sfreq"] == 128.0
+    run_dir = tmp_path / "run"
+    sets = [f"--set={item}" for item in TINY + [f"data.bids_root={root}", "train.epochs=1"]]
+    assert main(["--json", "run", str(QUICK), "--out", str(run_dir), *sets]) == 0, capsys.readouterr().err
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["data"]["simulated"] is False and results["metrics"]["n_test_windows"] > 0
+    assert 0.0 <= results["metrics"]["top10"] <= 1.0 and "ridge" in results["baselines"]
+    assert results["primary_endpoint"]["n_units"] == 2
+
+
 def test_bad_inputs_are_one_line_errors(tiny_bids: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
     import shutil
 
@@ -159,7 +178,7 @@ def test_bad_inputs_are_one_line_errors(tiny_bids: Path, tmp_path: Path, capsys:
 
 
 @pytest.mark.parametrize(("broken", "message"), [
-    ({"sfreq": 200.0}, "240"), ({"nan": True}, "NaN"), ({"positions": False}, "position")])
+    ({"sfreq": 100.0}, "data.sfreq_hz = 120 Hz"), ({"nan": True}, "NaN"), ({"positions": False}, "position")])
 def test_bad_recordings_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture, broken: dict, message: str):
     root = _write_tiny_bids(tmp_path / "bids", n_subjects=1, n_sounds=2, **broken)
     code = main(["decode", "train", str(QUICK), "--out", str(tmp_path / "run"),

@@ -8,7 +8,8 @@ demo runs the real readers (:func:`biocl.data.meg.bids.read_bids`):
   BrainVision/EDF, so mne-bids refuses it and the reader falls back to ``mne.io.read_raw``);
 * ``*_channels.tsv`` with one bad channel per recording, ``*_events.tsv`` with one row per
   word (plain columns: ``onset, duration, trial_type, word, sentence, word_index, sound,
-  sound_onset, sample``), ``stimuli/*.wav``;
+  sound_onset, sample``), ``stimuli/*.wav``: one sentence per file, or with
+  ``sentences_per_sound`` above 1 story-length files of several sentences (MEG-MASC style);
 * ``derivatives/biocl-simulation/``: the generative model (``model.npz`` + ``model.json``)
   and ``simulation.json`` (parameters, description, SHA-256 of every file).
 
@@ -42,7 +43,7 @@ import numpy as np
 from biocl.data.meg.simulate import writer
 from biocl.data.meg.simulate import generative
 from biocl.data.meg.simulate import sensors
-from biocl.data.speech.simulate import SPEECH_SFREQ_HZ, Stimulus, real_stimuli, synthetic_stimuli
+from biocl.data.speech.simulate import SPEECH_SFREQ_HZ, Stimulus, real_stimuli, stories, synthetic_stimuli
 from biocl.protocols.brain_speech import MegSimulationConfig
 from biocl.utils.errors import BioclError
 from biocl.utils.io import sha256_files, write_json
@@ -116,6 +117,9 @@ def simulation_parameters(config: MegSimulationConfig, seed: int) -> dict[str, A
         same dictionary, so a cache may key a data set on it.
     """
     items = list(config.model_dump().items())
+    # One sentence per sound file is the layout every earlier simulation has: leaving the
+    # default out keeps those files (and their cache keys) byte-identical.
+    items = [(name, value) for name, value in items if not (name == "sentences_per_sound" and value == 1)]
     # The seed has always been recorded after the SNR; keeping its place keeps the files
     # of a simulation byte-identical.
     at = [name for name, _ in items].index("snr_db") + 1
@@ -148,7 +152,7 @@ def simulate_meg_bids(out_dir: str | Path, config: MegSimulationConfig, *, seed:
     ------
     BioclError
         For an unknown system, a recording too short for one sentence, a sampling rate
-        below 240 Hz, noise shares that do not leave room for the background, or an
+        below the model's 120 Hz (or a line frequency above Nyquist), noise shares that do not leave room for the background, or an
         existing data set without ``overwrite``.
     """
     parameters = simulation_parameters(config, seed)
@@ -219,7 +223,8 @@ class _Written:
 
 
 def _speech(config: MegSimulationConfig, rng: np.random.Generator) -> _Speech:
-    stimuli = _stimuli(config.speech_dir, config.duration_s, config.n_sentences, config.n_words, rng)
+    stimuli = _stimuli(config.speech_dir, config.duration_s, config.n_sentences, config.n_words, rng,
+                       config.sentences_per_sound)
     drives, silence, features = generative.acoustic_drive([s.wave for s in stimuli], SPEECH_SFREQ_HZ,
                                                           n_mel_bands=config.n_mel_bands)
     vocabulary = sorted({word for s in stimuli for word, _, _ in s.words})
@@ -299,8 +304,12 @@ def _generative_model(config: MegSimulationConfig, speech: _Speech, responses: d
 def _check_arguments(out_dir: Path, config: MegSimulationConfig, overwrite: bool) -> None:
     if config.system not in sensors.SYSTEMS:
         raise BioclError(f"unknown system {config.system!r}", hint=f"choose one of {sorted(sensors.SYSTEMS)}")
-    if config.sfreq_hz < 240.0:
-        raise BioclError(f"sampling rate {config.sfreq_hz:g} Hz is below 240 Hz", hint="simulate at 240 Hz or more")
+    if config.sfreq_hz < generative.MODEL_SFREQ_HZ:
+        raise BioclError(f"sampling rate {config.sfreq_hz:g} Hz is below the generative model's "
+                         f"{generative.MODEL_SFREQ_HZ:g} Hz", hint=f"simulate at {generative.MODEL_SFREQ_HZ:g} Hz or more")
+    if config.line_freq_hz >= config.sfreq_hz / 2:
+        raise BioclError(f"line frequency {config.line_freq_hz:g} Hz is at or above Nyquist at {config.sfreq_hz:g} Hz",
+                         hint="simulate at a higher rate or set line_freq_hz")
     if config.alpha_share + config.line_share + config.white_share >= 1.0:
         raise BioclError("alpha, line and white noise shares leave nothing for the 1/f background",
                          hint="keep alpha_share + line_share + white_share below 1")
@@ -311,15 +320,16 @@ def _check_arguments(out_dir: Path, config: MegSimulationConfig, overwrite: bool
 
 
 def _stimuli(speech_dir: str | Path | None, duration_s: float, n_sentences: int | None, n_words: int,
-             rng: np.random.Generator) -> list[Stimulus]:
+             rng: np.random.Generator, sentences_per_sound: int = 1) -> list[Stimulus]:
     if speech_dir is not None:
-        stimuli = real_stimuli(speech_dir)
+        stimuli = stories(real_stimuli(speech_dir), sentences_per_sound)
         if generative.LEAD_S + stimuli[0].duration_s + generative.MAX_PAUSE_S > duration_s:
             raise BioclError(f"a recording of {duration_s:g} s is too short for one stimulus", path=speech_dir,
                              hint="simulate longer recordings")
         return stimuli
     # Procedural sentences last about 3.8 s; draw more than fit, then keep those that fit.
-    stimuli = synthetic_stimuli(n_sentences or int(duration_s / 4.0) + 4, rng, n_words=n_words)
+    stimuli = stories(synthetic_stimuli(n_sentences or int(duration_s / 4.0) + 4, rng, n_words=n_words),
+                      sentences_per_sound)
     if n_sentences is not None:
         return stimuli
     lengths = np.cumsum([s.duration_s + generative.MAX_PAUSE_S for s in stimuli]) + generative.LEAD_S

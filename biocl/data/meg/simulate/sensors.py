@@ -267,7 +267,11 @@ def sensor_data(sources: np.ndarray, leadfields: dict[str, np.ndarray], line_pat
     t = np.arange(n_samples) / sfreq_hz
     drift = 1.0 + 0.2 * np.sin(2 * np.pi * t / rng.uniform(20, 60) + rng.uniform(0, 2 * np.pi))
     line = np.sqrt(2) * drift * np.sin(2 * np.pi * line_freq_hz * t + rng.uniform(0, 2 * np.pi))
-    line += 0.3 * np.sqrt(2) * np.sin(2 * np.pi * 3 * line_freq_hz * t + rng.uniform(0, 2 * np.pi))
+    third_phase = rng.uniform(0, 2 * np.pi)
+    # The third harmonic only where the rate can hold it: an acquisition system's analogue
+    # anti-alias filter removes what lies above Nyquist (150 Hz at a 128 Hz EEG rate).
+    if 3 * line_freq_hz < sfreq_hz / 2:
+        line += 0.3 * np.sqrt(2) * np.sin(2 * np.pi * 3 * line_freq_hz * t + third_phase)
     data += np.outer((k_line * line_pattern).astype(np.float32), line.astype(np.float32))
     white = rng.standard_normal((n_channels, n_samples), dtype=np.float32)
     white *= white_std

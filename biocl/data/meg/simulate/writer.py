@@ -99,9 +99,13 @@ def write_events(path: Path, schedule: list[tuple[int, float]], stimuli: list[St
     lines = ["onset\tduration\ttrial_type\tword\tsentence\tword_index\tsound\tsound_onset\tsample"]
     for index, onset in schedule:
         stimulus = stimuli[index]
-        for position, (word, word_onset, word_duration) in enumerate(stimulus.words):
+        positions: dict[str, int] = {}
+        for i, (word, word_onset, word_duration) in enumerate(stimulus.words):
+            # A story file holds several sentences: the position counts within the word's own.
+            sentence = stimulus.sentence_of(i)
+            position = positions[sentence] = positions.get(sentence, -1) + 1
             at = onset + word_onset
-            lines.append(f"{at:.4f}\t{word_duration:.4f}\tword\t{word}\t{stimulus.sentence}\t{position}\t"
+            lines.append(f"{at:.4f}\t{word_duration:.4f}\tword\t{word}\t{sentence}\t{position}\t"
                          f"stimuli/{stimulus.name}\t{word_onset:.4f}\t{int(round(at * sfreq_hz))}")
     write_text(path, "\n".join(lines) + "\n")
     write_json(path.with_suffix(".json"), {

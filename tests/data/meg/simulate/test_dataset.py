@@ -144,8 +144,8 @@ def test_real_speech_stimuli(shared_data: Path, tmp_path: Path) -> None:
 def test_bad_arguments(tmp_path: Path, kit) -> None:
     with pytest.raises(BioclError, match="unknown system"):
         simulate_meg_bids(tmp_path / "x", MegSimulationConfig(system="Vectorview"))
-    with pytest.raises(BioclError, match="below 240 Hz"):
-        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(sfreq_hz=200.0))
+    with pytest.raises(BioclError, match="below the generative model's 120 Hz"):
+        simulate_meg_bids(tmp_path / "x", MegSimulationConfig(sfreq_hz=100.0))
     with pytest.raises(BioclError, match="already exists"):
         simulate_meg_bids(kit.root, TINY, seed=3)
     with pytest.raises(BioclError, match="too short"):
@@ -166,5 +166,30 @@ def test_same_seed_same_files_and_every_session_is_written(tmp_path: Path) -> No
 def test_the_record_holds_every_parameter_and_rebuilds_the_config(kit) -> None:
     config = TINY.model_copy(update={"snr_db": -5.0})
     assert kit.parameters == simulation_parameters(config, 3) == load_model(kit).meta["parameters"]
-    assert set(kit.parameters) == set(MegSimulationConfig.model_fields) | {"seed"}
+    # Every field but sentences_per_sound at its default of 1 (left out so that files of the
+    # one-sentence-per-file layout stay byte-identical); the config still rebuilds.
+    assert set(kit.parameters) == set(MegSimulationConfig.model_fields) - {"sentences_per_sound"} | {"seed"}
     assert MegSimulationConfig(**{k: v for k, v in kit.parameters.items() if k != "seed"}) == config
+
+
+def test_story_length_stimuli_hold_several_sentences(tmp_path: Path) -> None:
+    config = TINY.model_copy(update={"duration_s": 40.0, "n_subjects": 1, "sentences_per_sound": 3})
+    dataset = simulate_meg_bids(tmp_path / "story", config, seed=3)
+    [recording] = read_bids(dataset.root)
+    by_file: dict[str, list] = {}
+    for event in recording.events:
+        by_file.setdefault(event.sound_file.name, []).append(event)
+    assert sorted(by_file) and all(name.startswith("story_") for name in by_file)
+    for events in by_file.values():
+        events.sort(key=lambda e: e.sound_onset_s)
+        sentences = list(dict.fromkeys(e.sentence_id for e in events))
+        assert len(sentences) >= 2  # MEG-MASC style: several sentences in one sound file
+        for sentence in sentences:  # word_index counts within each sentence
+            assert [e.word_index for e in events if e.sentence_id == sentence] == list(
+                range(sum(e.sentence_id == sentence for e in events)))
+        # Onsets in the file and in the recording differ by one play offset.
+        offsets = {round(e.onset_s - e.sound_onset_s, 3) for e in events}
+        assert len(offsets) == 1
+    assert dataset.parameters["sentences_per_sound"] == 3
+    # The default layout (one sentence per file) keeps its parameters, hence its files, as before.
+    assert "sentences_per_sound" not in simulation_parameters(TINY, 3)
