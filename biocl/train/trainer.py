@@ -104,6 +104,7 @@ class Trainer:
         self.seed = seed
         self.device = device if device is not None else select_device(config.device)
         self.model = model.to(self.device)
+        self._logit_scales = [m for m in self.model.modules() if isinstance(m, LogitScale)]
         self.rank = distributed.rank()
         self.world_size = distributed.world_size()
         self.log_every_steps = log_every_steps
@@ -279,9 +280,8 @@ class Trainer:
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         optimizer.step()
-        for module in self.model.modules():
-            if isinstance(module, LogitScale):
-                module.clamp_()
+        for scale in self._logit_scales:
+            scale.clamp_()
         return loss_value, {key: float(value) for key, value in (logs or {}).items()}
 
     # -- phases: initial weights, trainable parameters, DDP ---------------------------------
