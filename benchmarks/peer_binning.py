@@ -23,6 +23,8 @@ Usage (``make bench-binning``)::
    > 90 % completeness / < 5 % contamination and > 50 % / < 10 %, wall time, peak memory
    (``ru_maxrss`` of the process tree). A peer that cannot run says why in one line.
 
+SemiBin2 also needs programs from Debian: ``apt-get install prodigal hmmer bedtools``.
+
 Every peer is run with ``nice`` and an address-space cap (``prlimit --as``, ``--memory-gb``),
 since the machine is shared.
 """
