@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from biocl.utils.errors import BioclError
 from biocl.utils.io import check_output_dir
 from biocl_cli.output import emit
 
@@ -205,18 +204,12 @@ def simulate_command(
 ) -> None:
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
     from biocl.data.dna.simulate import sample_contigs, simulate_genomes
+    from biocl.data.dna.simulate_metagenome import genome_labels
 
     check_output_dir(out, overwrite=True)  # before any work
     sources: dict[str, Path]
     if genomes:
-        sources = {}
-        for path in genomes:
-            label = path.name.split(".")[0]
-            if label in sources:
-                raise BioclError(f"two genome files give the label {label!r}", path=path, hint="rename one of them")
-            if not path.is_file():
-                raise BioclError("genome file not found", path=path)
-            sources[label] = path
+        sources = genome_labels(genomes)
         manifest = None
     else:
         simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
