@@ -8,12 +8,15 @@ gradient (gathered), and the replicated parameters' gradients all-reduced with D
 convention (the average over ranks). :func:`reference` runs the same module in one process,
 without a process group, on the concatenation of the shards.
 
-This lives beside the test rather than in it because ``torch.multiprocessing.spawn``
-re-imports the worker function by module name in each child.
+The test runs this file once per rank (``python heads_parity_worker.py RANK WORLD STORE OUT``),
+each rank in its own interpreter with its own log, so a crash names the rank and shows what it
+printed.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -187,10 +190,10 @@ def _unequal_sizes_raise(rank: int) -> bool:
     return False
 
 
-def run_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
-    """Entry point of each spawned process; rank 0 writes the combined results."""
+def run_worker(rank: int, world_size: int, store_path: str, out_dir: str) -> None:
+    """One rank: every case, then rank 0 writes the combined results; each rank marks that it finished."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
+    dist.init_process_group("gloo", init_method=f"file://{store_path}", rank=rank, world_size=world_size,
                             timeout=timedelta(seconds=120))
     try:
         results = distributed_results(rank, world_size)
@@ -201,6 +204,15 @@ def run_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
             torch.save(results, Path(out_dir) / "results.pt")
         # No rank tears its connections down while a peer may still be finishing a collective.
         dist.barrier()
+        (Path(out_dir) / f"rank{rank}.done").touch()
     finally:
         dist.destroy_process_group()
 
+
+if __name__ == "__main__":
+    run_worker(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave without the interpreter's teardown, where gloo's C++ threads can still be running
+    # and abort the process (pytorch/pytorch#179291); everything this rank owed is written.
+    os._exit(0)
