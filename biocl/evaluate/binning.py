@@ -259,7 +259,7 @@ def knn_graph(embeddings: np.ndarray, k: int, *, threshold: float = -1.0, batch_
         Symmetric: ``graph[i, j]`` is the similarity when ``j`` is among ``i``'s ``k``
         nearest or ``i`` among ``j``'s, and at least ``threshold``.
     """
-    import scipy.sparse as sp
+    from scipy.sparse import csr_matrix
 
     features = _normalised(embeddings)
     n = len(features)
@@ -274,7 +274,7 @@ def knn_graph(embeddings: np.ndarray, k: int, *, threshold: float = -1.0, batch_
         raise BioclError(f"unknown kNN backend {backend!r}", hint="use 'exact' or 'faiss'")
     keep = (values >= threshold) & (neighbours >= 0)
     rows = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None], neighbours.shape)[keep]
-    graph = sp.csr_matrix((values[keep], (rows, neighbours[keep])), shape=(n, n), dtype=np.float32)
+    graph = csr_matrix((values[keep], (rows, neighbours[keep])), shape=(n, n), dtype=np.float32)
     return graph.maximum(graph.T).tocsr()
 
 

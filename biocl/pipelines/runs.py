@@ -14,7 +14,7 @@ Layout of a run directory::
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+from datetime import datetime, timezone
 import json
 import os
 import platform
@@ -76,7 +76,7 @@ class PipelineResult:
 
 def default_run_dir(protocol: Protocol, root: str | Path = "runs") -> Path:
     """``runs/<name>-<UTC timestamp>/``."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return Path(root) / f"{protocol.name}-{stamp}"
 
 

@@ -9,7 +9,7 @@ installed, and skipped (with a log line) when not; the HTML and JSON are always 
 
 from __future__ import annotations
 
-import datetime as dt
+from datetime import datetime, timezone
 import json
 import os
 import shutil
@@ -108,7 +108,7 @@ def build_document(run: RunFiles, run_dir: str | Path) -> tuple[dict[str, Any], 
     document = {
         "report_format": REPORT_FORMAT,
         "biocl_version": biocl.__version__,
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "run_id": run.run_id,
         "run_dir": str(Path(run_dir).resolve()),
         "pipeline": str(run.results.get("pipeline", "not reported")),

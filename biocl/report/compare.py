@@ -8,7 +8,7 @@ them) are resampled, so the interval reflects how the difference varies across u
 
 from __future__ import annotations
 
-import datetime as dt
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, n_resamples: int | Non
         "metric": metric_a,
         "unit": unit_a,
         "comparison": a.endpoint.get("comparison"),
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "biocl_version": biocl.__version__,
         "runs": {"a": _summary(a, run_a), "b": _summary(b, run_b)},
         "difference": {
