@@ -163,6 +163,11 @@ class BrainSpeechEvaluate(Section):
     ridge_lag_step: int = Field(default=6, ge=1, description="lag spacing in samples")
     ridge_folds: int = Field(default=5, ge=2, description="cross-validation folds (whole sentence blocks) "
                              "that choose the ridge penalty; every distinct training time point enters the fit")
+    scoring_rules: list[Literal["loss", "correlation"]] = Field(
+        default_factory=lambda: ["loss", "correlation"], min_length=1,
+        description="how a predicted window is compared with a candidate: 'loss' (the training loss's score), "
+                    "'correlation' (Pearson r over features x time); each decoder takes the rule of highest "
+                    "validation top-10 (the first listed on a tie)")
     oracle: bool = True
     permutations: int = Field(default=1000, ge=0)
     curve_max_k: int = Field(default=50, ge=1)

@@ -144,8 +144,10 @@ def predict_recording(run_dir: str | Path, recording: str | Path, *, events: str
     normalize = protocol.loss.normalize
     candidates, reps, true_index = evaluation.candidate_matrix(bundle, "test", rows, normalize)
     device = select_device(protocol.train.device)
-    scores = evaluation.score_windows(evaluation.model_predictor(net.to(device), device, False), bundle, "test", rows, candidates,
-                             normalize=normalize, batch_size=protocol.evaluate.batch_size, device=device)
+    # The rule the run chose on its validation windows (decoders saved before rules were chosen: the loss's).
+    scores = evaluation.score_windows(evaluation.model_predictor(net.to(device), device, False), bundle, "test", rows,
+                                      candidates, normalize=normalize, batch_size=protocol.evaluate.batch_size,
+                                      device=device, rule=meta.get("scoring_rule", "loss"))
     ranks = true_ranks(scores, true_index)
     segments, words = table.segment[rows[reps]], table.word[rows[reps]]
     windows = []

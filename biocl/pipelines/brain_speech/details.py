@@ -67,6 +67,7 @@ def run_details(protocol: Protocol, bundle: BrainSpeechData, net: nn.Module, res
         "checkpoint": {"path": str(checkpoint) if checkpoint else None,
                        "sha256": sha256_file(checkpoint) if checkpoint and Path(checkpoint).exists() else None},
         "permutation_test": result["permutation_test"],
+        "scoring": result["scoring"],
         "figures": _figures(protocol, result, per_subject),
         "device": device.type,
     }

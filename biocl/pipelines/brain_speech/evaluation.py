@@ -1,10 +1,16 @@
 """Scoring for the brain-to-speech pipeline: the deep model, the ridge baseline, the oracle, chance.
 
 Every decoder is scored the same way: it predicts a speech window from each brain window,
-and the prediction is compared with every distinct candidate segment of the split by the
-loss's score (``<prediction, candidate> / ||candidate||`` by default), then ranked
-(:mod:`biocl.evaluate.retrieval`). The oracle of simulated data skips the prediction and
-scores candidates with the generative model itself.
+and the prediction is compared with every distinct candidate segment of the split, then
+ranked (:mod:`biocl.evaluate.retrieval`). The comparison is one of ``evaluate.scoring_rules``,
+chosen per decoder on the validation windows (:func:`choose_scoring`): the loss's score
+(``<prediction, candidate> / ||candidate||`` by default), which the deep model is trained
+for, or the Pearson correlation over features x time, which ignores a constant offset. A
+regression's prediction carries its intercept, the mean speech frame, and under the loss's
+score that offset alone ranks the candidates most like the mean first for every window
+(the ridge baseline scored below chance on the quick protocol before the rule was chosen).
+The oracle of simulated data skips the prediction and scores candidates with the generative
+model itself.
 
 The ridge baseline (:mod:`biocl.evaluate.baselines`) is fitted here one per recording, on
 every distinct time point of its training windows, with lags spanning
@@ -23,12 +29,14 @@ import torch
 from biocl.data.meg.windows import batch_arrays, extract_brain
 from biocl.evaluate.baselines import (GroupedRidgeCV, RidgeStatistics, distinct_time_points, lag_samples, lagged_rows,
                                       predict_lagged_ridge)
-from biocl.evaluate.retrieval import distinct_candidates, segment_identification, top_k_curve, true_ranks, word_top_k
+from biocl.evaluate.retrieval import (distinct_candidates, segment_identification, top_k_accuracy, top_k_curve,
+                                      true_ranks, word_top_k)
 from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.pipelines.brain_speech.data import BrainSpeechData
 
 __all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
-           "oracle_window_scores", "fit_temperature", "TEMPERATURE_GRID", "validation_temperature", "identification", "permutation_test", "subject_rows", "subject_table",
+           "oracle_window_scores", "fit_temperature", "TEMPERATURE_GRID", "choose_scoring",
+           "oracle_temperature", "identification", "permutation_test", "subject_rows", "subject_table",
            "worst_sentences", "top_k_series"]
 
 Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
@@ -51,19 +59,33 @@ def candidate_matrix(bundle: BrainSpeechData, split: str, rows: np.ndarray, norm
     return speech, reps, true_index
 
 
+def _unit_centred(x: torch.Tensor) -> torch.Tensor:
+    x = x - x.mean(dim=1, keepdim=True)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 def score_windows(predict: Predictor, bundle: BrainSpeechData, split: str, rows: np.ndarray,
-                  candidates: torch.Tensor, *, normalize: str, batch_size: int, device: torch.device) -> np.ndarray:
+                  candidates: torch.Tensor, *, normalize: str, batch_size: int, device: torch.device,
+                  rule: str = "loss") -> np.ndarray:
     """Scores (n, m) of windows ``rows`` against ``candidates``.
 
     ``predict(batch, batch_rows)`` returns the predicted speech windows (B, F, T) of a batch.
+    ``rule`` "loss" scores as the loss ``normalize`` says; "correlation" is the Pearson
+    correlation of the flattened prediction and candidate.
     """
+    if rule not in ("loss", "correlation"):
+        raise ValueError(f"unknown scoring rule {rule!r}")
     candidates = candidates.to(device)
+    if rule == "correlation":
+        candidates = _unit_centred(candidates)
     out = []
     for start in range(0, rows.size, batch_size):
         chunk = rows[start:start + batch_size]
         batch = {k: v.to(device) for k, v in bundle.batch(split, chunk).items()}
         queries = predict(batch, chunk).to(device).float().flatten(1)
-        if normalize == "both":
+        if rule == "correlation":
+            queries = _unit_centred(queries)
+        elif normalize == "both":
             queries = queries / queries.norm(dim=1, keepdim=True).clamp_min(1e-12)
         out.append((queries @ candidates.T).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, candidates.shape[0]))
@@ -117,7 +139,12 @@ def fit_ridge(bundle: BrainSpeechData, evaluate: Any, *, chunk: int = 16) -> dic
 
 
 def ridge_predictor(bundle: BrainSpeechData, models: dict[int, GroupedRidgeCV], evaluate: Any, split: str) -> Predictor:
-    """Predictions of the per-recording ridge models (windows of recordings without one: zeros)."""
+    """Predictions of the per-recording ridge models, less their intercepts (recordings without one: zeros).
+
+    The intercept is one constant speech frame, the same for every window: it says nothing
+    about which segment was heard, and under a cosine it ranks the candidates that lie along
+    the mean frame first for every window. The scores compare what the brain explains.
+    """
     lags = _lags(bundle, evaluate)
     recordings = bundle.tables[split].recording
 
@@ -129,7 +156,8 @@ def ridge_predictor(bundle: BrainSpeechData, models: dict[int, GroupedRidgeCV], 
             if r not in models:
                 continue
             where = np.flatnonzero(which == r)
-            out[where] = predict_lagged_ridge(models[r], brain[where, :bundle.recordings[r].n_channels], lags)
+            out[where] = (predict_lagged_ridge(models[r], brain[where, :bundle.recordings[r].n_channels], lags)
+                          - models[r].intercept_[None, :, None])
         return torch.from_numpy(out)
 
     return predict
@@ -198,17 +226,34 @@ def fit_temperature(scores: np.ndarray, true_index: np.ndarray) -> float:
     return float(TEMPERATURE_GRID[int(np.argmin(losses))] * spread)
 
 
-def validation_temperature(bundle: BrainSpeechData, normalize: str, *, predict: Predictor | None = None,
-                           batch_size: int = 64, device: torch.device | None = None, oracle: bool = False) -> float:
-    """:func:`fit_temperature` of one decoder on the validation windows (``predict``'s, or the oracle's)."""
+def choose_scoring(bundle: BrainSpeechData, normalize: str, rules: list[str], predict: Predictor, *,
+                   batch_size: int = 64, device: torch.device | None = None) -> dict[str, Any]:
+    """One decoder's scoring rule and word-metric temperature, both chosen on the validation windows.
+
+    Each rule in ``rules`` scores the validation windows against the validation candidates;
+    the rule of highest top-10 is kept (the first listed on a tie), and :func:`fit_temperature`
+    runs on its scores.
+
+    Returns
+    -------
+    dict
+        ``rule``, ``temperature`` and ``valid_top10`` (rule -> validation top-10).
+    """
     rows = bundle.rows("valid")
-    candidates, reps, true = candidate_matrix(bundle, "valid", rows, normalize)
-    if oracle:
-        scores = oracle_window_scores(bundle, "valid", rows, reps)
-    else:
-        scores = score_windows(predict, bundle, "valid", rows, candidates, normalize=normalize,
-                               batch_size=batch_size, device=device or torch.device("cpu"))
-    return fit_temperature(scores, true)
+    candidates, _, true = candidate_matrix(bundle, "valid", rows, normalize)
+    scored = {rule: score_windows(predict, bundle, "valid", rows, candidates, normalize=normalize,
+                                  batch_size=batch_size, device=device or torch.device("cpu"), rule=rule)
+              for rule in rules}
+    top10 = {rule: top_k_accuracy(true_ranks(scores, true), 10) for rule, scores in scored.items()}
+    best = max(rules, key=lambda rule: (top10[rule], -rules.index(rule)))
+    return {"rule": best, "temperature": fit_temperature(scored[best], true), "valid_top10": top10}
+
+
+def oracle_temperature(bundle: BrainSpeechData) -> float:
+    """:func:`fit_temperature` of the simulator's oracle on the validation windows."""
+    rows = bundle.rows("valid")
+    reps, true = distinct_candidates(bundle.tables["valid"].segment[rows])
+    return fit_temperature(oracle_window_scores(bundle, "valid", rows, reps), true)
 
 
 def identification(scores: np.ndarray, true_index: np.ndarray, words: np.ndarray, ks: list[int],

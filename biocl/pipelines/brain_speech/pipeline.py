@@ -163,22 +163,23 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     words = bundle.tables["test"].word[every[reps]]
     ks, k_main = sorted(set(ev.ks) | {10}), 10
     predict = evaluation.model_predictor(net.to(device), device, bf16)
-    # One softmax temperature per decoder, fitted on validation, for the word-level metric.
-    temperature = evaluation.validation_temperature(bundle, normalize, predict=predict, batch_size=ev.batch_size,
-                                                    device=device)
+    # Each decoder's scoring rule and word-metric temperature are chosen on validation.
+    deep = evaluation.choose_scoring(bundle, normalize, ev.scoring_rules, predict, batch_size=ev.batch_size,
+                                     device=device)
+    scoring = {"deep model": deep}
     scores = evaluation.score_windows(predict, bundle, "test", rows, candidates, normalize=normalize,
-                             batch_size=ev.batch_size, device=device)
-    metrics, ranks = evaluation.identification(scores, true_index, words, ks, ev.word_k, temperature)
+                                      batch_size=ev.batch_size, device=device, rule=deep["rule"])
+    metrics, ranks = evaluation.identification(scores, true_index, words, ks, ev.word_k, deep["temperature"])
     metrics.update({"chance_top1": 1.0 / len(words), f"chance_top{k_main}": min(k_main, len(words)) / len(words),
                     "n_candidates": float(len(words)), "n_test_windows": float(rows.size)})
     out: dict[str, Any] = {"metrics": metrics, "baselines": {}, "ranks": ranks, "rows": rows,
                            "curves": {"deep model": evaluation.top_k_series(ranks, ev.curve_max_k)},
-                           "n_candidates": len(words)}
+                           "n_candidates": len(words), "scoring": scoring}
     if held.size:
         held_scores = evaluation.score_windows(predict, bundle, "test", held, candidates, normalize=normalize,
-                                      batch_size=ev.batch_size, device=device)
+                                               batch_size=ev.batch_size, device=device, rule=deep["rule"])
         held_metrics, held_ranks = evaluation.identification(held_scores, true_held, words, ks, ev.word_k,
-                                                             temperature)
+                                                             deep["temperature"])
         metrics.update({f"heldout_{k}": v for k, v in held_metrics.items()})
         out["heldout"] = {"ranks": held_ranks, "subjects": evaluation.subject_rows(bundle, "test", held)}
     out["permutation_test"] = evaluation.permutation_test(scores, true_index, k_main, ev.permutations, protocol.seed)
@@ -189,28 +190,33 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
         models = evaluation.fit_ridge(bundle, ev)
         info("ridge penalties chosen by grouped cross-validation: "
              + ", ".join(f"{model.alpha_:g}" for model in models.values()))
-        ridge_t = evaluation.validation_temperature(bundle, normalize, batch_size=ev.batch_size,
-                                                    predict=evaluation.ridge_predictor(bundle, models, ev, "valid"))
-        ridge_scores = evaluation.score_windows(evaluation.ridge_predictor(bundle, models, ev, "test"), bundle, "test", rows,
-                                       candidates.cpu(), normalize=normalize, batch_size=ev.batch_size,
-                                       device=torch.device("cpu"))
+        ridge_valid = evaluation.ridge_predictor(bundle, models, ev, "valid")
+        ridge = evaluation.choose_scoring(bundle, normalize, ev.scoring_rules, ridge_valid, batch_size=ev.batch_size)
+        scoring["ridge"] = ridge
+        info(f"ridge scored by {ridge['rule']} (validation top-10: "
+             + ", ".join(f"{rule} {value:.3f}" for rule, value in ridge["valid_top10"].items()) + ")")
+        ridge_scores = evaluation.score_windows(evaluation.ridge_predictor(bundle, models, ev, "test"), bundle, "test",
+                                                rows, candidates.cpu(), normalize=normalize, batch_size=ev.batch_size,
+                                                device=torch.device("cpu"), rule=ridge["rule"])
         out["baselines"]["ridge"], ridge_ranks = evaluation.identification(ridge_scores, true_index, words, ks,
-                                                                           ev.word_k, ridge_t)
+                                                                           ev.word_k, ridge["temperature"])
         out["curves"]["ridge"] = evaluation.top_k_series(ridge_ranks, ev.curve_max_k)
     if with_baselines and ev.oracle and bundle.simulation is not None:
         info("scoring the oracle")
         oracle = evaluation.oracle_window_scores(bundle, "test", rows, reps)
-        oracle_t = evaluation.validation_temperature(bundle, normalize, oracle=True)
+        oracle_t = evaluation.oracle_temperature(bundle)
         out["baselines"]["oracle"], oracle_ranks = evaluation.identification(oracle, true_index, words, ks,
                                                                              ev.word_k, oracle_t)
         out["curves"]["oracle"] = evaluation.top_k_series(oracle_ranks, ev.curve_max_k)
     return out
 
 
-def _save_decoder(context: RunContext, protocol: Protocol, bundle: BrainSpeechData, checkpoint: Path) -> None:
-    """What ``biocl decode predict`` needs besides the weights: subjects, feature statistics, sizes."""
+def _save_decoder(context: RunContext, protocol: Protocol, bundle: BrainSpeechData, checkpoint: Path,
+                  scoring_rule: str) -> None:
+    """What ``biocl decode predict`` needs besides the weights: subjects, feature statistics, sizes, scoring."""
     write_json(context.checkpoint_dir / DECODER_FILE, {
         "checkpoint": checkpoint.name, "subjects": bundle.subject_index, "n_features": int(bundle.silence.size),
+        "scoring_rule": scoring_rule,
         "feature_stats": bundle.feature_stats, "silence": bundle.silence.tolist(),
         "protocol": "protocol.resolved.yaml",
         # Relative paths of the protocol (a checkpoint folder, a BIDS root) resolve against its folder.
@@ -222,9 +228,9 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     bundle = prepare_data(protocol, context.cache_dir)
     net, fit, trainer = train(protocol, context, bundle)
     checkpoint = fit.best.get(protocol.phases()[-1].name) or fit.last
-    if context.is_main and checkpoint is not None:
-        _save_decoder(context, protocol, bundle, Path(checkpoint))
     result = evaluate(protocol, bundle, net, trainer.device)
+    if context.is_main and checkpoint is not None:
+        _save_decoder(context, protocol, bundle, Path(checkpoint), result["scoring"]["deep model"]["rule"])
     metrics, baselines = result["metrics"], result["baselines"]
     ranks, rows = result["ranks"], result["rows"]
     correct = ranks < 10
