@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from biocl.utils.errors import BioclError
-from biocl.utils.io import check_output_dir
-from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
+from biocl.utils.io import check_output
+from biocl_cli.output import (DEVICE_OPTION, OVERWRITE_OPTION, THREADS_OPTION, emit, embeddings_paths, output_folder,
+                              run_folder, runtime_overrides)
 
 app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL A/B, ZSTE).", no_args_is_help=True)
 
@@ -51,9 +52,11 @@ def _table(results: dict) -> str:
 
 @app.command("pretrain")
 def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str] | None = _SET,
-             device: str | None = DEVICE_OPTION, threads: int | None = THREADS_OPTION) -> None:
+             overwrite: bool = OVERWRITE_OPTION, device: str | None = DEVICE_OPTION,
+             threads: int | None = THREADS_OPTION) -> None:
     """Base contrastive pretraining on (clip, caption) pairs only; the model is written to <run>/model."""
-    _run_phases(_load(protocol, [*(set_ or []), *runtime_overrides(device, threads)]), ("pretrain",), out)
+    loaded = _load(protocol, [*(set_ or []), *runtime_overrides(device, threads)])
+    _run_phases(loaded, ("pretrain",), run_folder(out, None, overwrite))
 
 
 @app.command("posttrain")
@@ -64,16 +67,18 @@ def posttrain(
                                       "--set model.pretrained_path=DIR)."),
     out: Path | None = _OUT,
     set_: list[str] | None = _SET,
+    overwrite: bool = OVERWRITE_OPTION,
     device: str | None = DEVICE_OPTION,
     threads: int | None = THREADS_OPTION,
 ) -> None:
     """TeminAL A and B on a pretrained model, with every metric before and after."""
     loaded = _load(protocol, [*(set_ or []), *([f"model.init_from={model.resolve()}"] if model else []),
                               *runtime_overrides(device, threads)])
+    folder = run_folder(out, None, overwrite)  # before any work
     if model is None and loaded.model.kind != "hf_clap":
         raise BioclError("posttrain needs a pretrained model: --model DIR (from `biocl audio pretrain`) or "
                          "--set model.kind=hf_clap --set model.pretrained_path=DIR", path=loaded.source_path)
-    _run_phases(loaded, ("temin_a", "temin_b"), out)
+    _run_phases(loaded, ("temin_a", "temin_b"), folder)
 
 
 @app.command("evaluate")
@@ -97,10 +102,21 @@ def embed(
     inputs: list[str] = typer.Argument(..., help="Audio files (WAV/FLAC/OGG), or captions with --text."),
     out: Path = typer.Option(..., "--out", "-o", help="Embeddings .npy (row order = input order; names in <out>.ids.txt)."),
     text: bool = typer.Option(False, "--text", help="The inputs are captions, not files."),
+    overwrite: bool = OVERWRITE_OPTION,
+    device: str | None = typer.Option(None, "--device", help="cpu only for now: the model is run on the CPU "
+                                      "(cuda is refused rather than ignored)."),
+    threads: int | None = THREADS_OPTION,
 ) -> None:
     """L2-normalised embeddings of whole audio files (never cropped) or of captions."""
     from biocl.pipelines.audio_temporal.embedding import embed_inputs
+    from biocl.utils.runtime import set_threads
 
+    npy, ids = embeddings_paths(out)
+    check_output(npy, overwrite=overwrite, folder=False, also=(ids,))  # before any work
+    if device not in (None, "cpu", "auto"):
+        raise BioclError(f"biocl audio embed runs on the CPU; --device {device} is not supported",
+                         hint="leave --device out, or pass --device cpu")
+    set_threads(threads)
     document = embed_inputs(model, inputs, out, text=text)
     emit(document, f"{document['n']} {'captions' if text else 'clips'} -> {document['embeddings']} "
                    f"({document['dim']} dimensions)")
@@ -115,15 +131,16 @@ def simulate_command(
     clip_s: float = typer.Option(1.0, "--clip-s", help="Clip length, seconds."),
     sample_rate_hz: int = typer.Option(16000, "--sample-rate", help="Sample rate, Hz."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing folder."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Simulated sound events (tones, chirps, noise, clicks, AM/FM...) as WAV files in the ESC-50 layout."""
     from biocl.data.audio.simulate import simulate_sound_events
 
     out = output_folder(out, legacy_out, "simulate audio")
-    check_output_dir(out, overwrite=True)  # before any work
+    check_output(out, overwrite=overwrite, clear=True)  # before any work
+    # An empty or emptied folder is written into (the simulator itself refuses any existing folder).
     summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
-                                    sample_rate_hz=sample_rate_hz, seed=seed, overwrite=overwrite)
+                                    sample_rate_hz=sample_rate_hz, seed=seed, overwrite=True)
     emit({"out": str(out), **summary},
          f"{summary['n_clips']} simulated clips of {len(summary['classes'])} classes "
          f"({', '.join(summary['classes'])}) -> {out}")
