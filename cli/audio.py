@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from biocl.utils.console import stage
 from biocl.utils.errors import BioclError
 from biocl.utils.io import check_output
 from biocl_cli.output import (DEVICE_OPTION, OVERWRITE_OPTION, THREADS_OPTION, emit, embeddings_paths, output_folder,
@@ -40,12 +41,15 @@ def _run_phases(loaded, names: tuple[str, ...], out: Path | None) -> None:
 
 
 def _table(results: dict) -> str:
-    rows = [f"{'metric':<22}{'before':>9}{'after':>9}"]
+    from biocl.report.labels import metric_label
+
+    # In words, with the results.json key beside each row for scripts and cross-reading.
+    rows = [f"{'metric':<26}{'before':>9}{'after':>9}  key"]
     for name, pair in results.get("before_after", {}).items():
         if name in _ZSTE_ROWS:
-            rows.append(f"{name:<22}{pair['before']:>9.3f}{pair['after']:>9.3f}")
+            rows.append(f"{metric_label(name):<26}{pair['before']:>9.3f}{pair['after']:>9.3f}  {name}")
     endpoint = results["primary_endpoint"]
-    rows.append(f"{endpoint['metric']} = {endpoint['value']:.3f} (95% CI {endpoint['ci95'][0]:.3f}-"
+    rows.append(f"{metric_label(endpoint['metric'])} = {endpoint['value']:.3f} (95% CI {endpoint['ci95'][0]:.3f}-"
                 f"{endpoint['ci95'][1]:.3f}) {'PASS' if endpoint['passed'] else 'FAIL'}")
     return "\n".join(rows)
 
@@ -89,9 +93,10 @@ def evaluate(
 ) -> None:
     """ZSTE tasks 1-5, CompA-order and retrieval of a saved model on the protocol's held-out class pairs."""
     from biocl.pipelines.audio_temporal.evaluation import evaluate_saved_model
+    from biocl.report.labels import metric_label
 
     document = evaluate_saved_model(model, _load(protocol, set_))
-    lines = [f"{name:<22}{value:>9.3f}" for name, value in document["metrics"].items()]
+    lines = [f"{metric_label(name):<26}{value:>9.3f}  {name}" for name, value in document["metrics"].items()]
     emit(document, f"{document['model']} on {document['n_held_out_pairs']} held-out class pairs of "
                    f"{document['protocol']}:\n" + "\n".join(lines))
 
@@ -139,8 +144,9 @@ def simulate_command(
     out = output_folder(out, legacy_out, "simulate audio")
     check_output(out, overwrite=overwrite, clear=True)  # before any work
     # An empty or emptied folder is written into (the simulator itself refuses any existing folder).
-    summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
-                                    sample_rate_hz=sample_rate_hz, seed=seed, overwrite=True)
+    with stage(f"simulating {n_classes} sound classes x {clips_per_class} clips"):
+        summary = simulate_sound_events(out, n_classes=n_classes, clips_per_class=clips_per_class, clip_s=clip_s,
+                                        sample_rate_hz=sample_rate_hz, seed=seed, overwrite=True)
     emit({"out": str(out), **summary},
          f"{summary['n_clips']} simulated clips of {len(summary['classes'])} classes "
          f"({', '.join(summary['classes'])}) -> {out}")

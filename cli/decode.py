@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from biocl.utils.console import stage
 from biocl.utils.errors import BioclError
 from biocl.utils.io import check_output, write_json
 from biocl_cli.output import (DEVICE_OPTION, OVERWRITE_OPTION, THREADS_OPTION, emit, output_folder, run_folder,
@@ -119,6 +120,7 @@ def simulate_command(
         raise BioclError(f"{first['loc'][0]}: {first['msg']} (got {first['input']!r})",
                          hint="see biocl simulate meg --help") from None
     check_output(out, overwrite=overwrite, clear=True)  # before any work
-    dataset = simulate_meg_bids(out, config, seed=seed, overwrite=overwrite)
+    with stage(f"simulating {system} recordings of {subjects} subject{'s' if subjects != 1 else ''}"):
+        dataset = simulate_meg_bids(out, config, seed=seed, overwrite=overwrite)
     document = {"root": str(out), "description": dataset.description, "sha256": dataset.sha256}
     emit(document, f"simulated BIDS data set: {out}\n{dataset.description}")

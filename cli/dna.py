@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from biocl.utils.console import stage
 from biocl.utils.io import check_output
 from biocl_cli.output import OVERWRITE_OPTION, embeddings_paths, emit
 
@@ -228,14 +229,16 @@ def simulate_command(
         sources = genome_labels(genomes)
         manifest = None
     else:
-        simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
-                                     genome_bp=genome_bp, codon_adaptation=codon_adaptation, seed=seed)
+        with stage(f"simulating {n_species * strains} genomes of {genome_bp} bp"):
+            simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
+                                         genome_bp=genome_bp, codon_adaptation=codon_adaptation, seed=seed)
         sources, manifest = dict(simulated.genomes), simulated.manifest
-    reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
-                                 n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),
-                                 substitution_rate=substitution_rate, insertion_rate=insertion_rate,
-                                 deletion_rate=deletion_rate, reverse_complement_fraction=rc_fraction,
-                                 fmt="fastq" if fastq else "fasta", seed=seed)
+    with stage(f"sampling {contigs_per_genome} {'reads' if fastq else 'contigs'} from each of {len(sources)} genomes"):
+        reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
+                                     n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),
+                                     substitution_rate=substitution_rate, insertion_rate=insertion_rate,
+                                     deletion_rate=deletion_rate, reverse_complement_fraction=rc_fraction,
+                                     fmt="fastq" if fastq else "fasta", seed=seed)
     document = {"genomes": len(sources), "contigs": str(reads), "gold_standard": str(gold),
                 "manifest": str(manifest) if manifest else None, "simulated_genomes": not genomes}
     emit(document, f"{len(sources)} genomes -> {reads} ({contigs_per_genome} per genome); gold standard {gold}"
@@ -265,11 +268,12 @@ def simulate_metagenome_command(
     from biocl.data.dna.simulate_metagenome import simulate_metagenome_from_files
 
     check_output(out, overwrite=overwrite, clear=True)  # before any work
-    result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
-                                            median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
-                                            mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
-                                            substitution_rate=substitution_rate, mapper=mapper, threads=threads,
-                                            seed=seed)
+    with stage(f"simulating {samples} samples of reads from {len(genomes)} genomes"):
+        result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
+                                                median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
+                                                mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
+                                                substitution_rate=substitution_rate, mapper=mapper, threads=threads,
+                                                seed=seed)
     emit(result, f"{result['genomes']} genomes -> {result['contigs']} contigs ({result['total_bp']} bp, median "
                  f"{result['median_contig_bp']:.0f} bp) in {out / 'contigs.fa'}; {samples} BAMs in "
                  f"{out / 'samples'}; gold standards {out / 'gold_genome.binning'}, {out / 'gold_species.binning'}")

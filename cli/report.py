@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from biocl.utils.console import stage
 from biocl.utils.errors import BioclError
 from biocl.report import build_report, compare_runs, write_comparison
 from biocl.report.builder import REPORT_FORMATS
@@ -42,10 +43,13 @@ def build(
     if not wanted:
         raise BioclError("--format names no format", hint=f"e.g. --format {','.join(REPORT_FORMATS)}")
     if run_dir.is_dir():  # a missing run folder is reported by build_report, with what it needs
-        reports = [run_dir / f"report.{name}" for name in wanted if name in REPORT_FORMATS]
+        # A PDF is printed from report.html, so asking for it writes both.
+        names = [*wanted, *(["html"] if "pdf" in wanted else [])]
+        reports = [run_dir / f"report.{name}" for name in REPORT_FORMATS if name in names]
         if reports:
             check_output(reports[0], overwrite=overwrite, folder=False, also=tuple(reports[1:]))
-    written = build_report(run_dir, formats=wanted)
+    with stage("writing the report" + (" (the PDF with Chromium)" if "pdf" in wanted else "")):
+        written = build_report(run_dir, formats=wanted)
     skipped = [name for name in wanted if name not in written]
     lines = [f"{name:<5} {path}" for name, path in written.items()]
     lines += [f"{name:<5} skipped (no usable Chromium; see docs/reports.md)" for name in skipped]
@@ -63,7 +67,8 @@ def compare(
     """Two runs side by side, with a paired bootstrap CI of the difference on the primary endpoint."""
     if out is not None:
         check_output(out, overwrite=overwrite)  # before any work
-    comparison = compare_runs(run_a, run_b)
+    with stage("comparing the two runs (paired bootstrap)"):
+        comparison = compare_runs(run_a, run_b)
     written = write_comparison(comparison, out) if out is not None else {}
     diff = comparison["difference"]
     low, high = diff["ci95"]
