@@ -8,6 +8,7 @@ import typer
 
 from biocl.pipelines import run_protocol
 from biocl.protocols.base import load_protocol
+from biocl.report.labels import metric_label
 from biocl_cli.output import DEVICE_OPTION, OVERWRITE_OPTION, THREADS_OPTION, emit, run_folder, runtime_overrides
 from biocl_cli.protocols import find_protocol
 
@@ -31,8 +32,8 @@ def run(
     low, high = endpoint["ci95"]
     emit(
         {"run_dir": str(run_dir), "results": results},
-        f"{loaded.name}: {endpoint['metric']} = {endpoint['value']:.4f} "
-        f"(95% CI {low:.4f}-{high:.4f}; {endpoint['comparison']} {endpoint['threshold']}) {verdict}\n"
+        f"{loaded.name}: {metric_label(endpoint['metric'])} = {endpoint['value']:.4f} "
+        f"(95% CI {low:.4f}-{high:.4f}; passes at {endpoint['comparison']} {endpoint['threshold']:.4f}) {verdict}\n"
         f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}",
     )
     if strict and not endpoint["passed"]:
