@@ -17,6 +17,7 @@ app = typer.Typer(help="Temporal post-training of audio-language models (TeminAL
 _PROTOCOL = typer.Argument("audio_temporal_quick", help="A protocol file, or the name of one in protocols/.")
 _OUT = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<UTC time>/).")
 _SET = typer.Option(None, "--set", help="Override a protocol value: section.key=value.")
+_RESUME = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint.")
 _ZSTE_ROWS = ("zste_task1", "zste_task2", "zste_task3", "zste_task4", "zste_task5", "compa_text", "compa_audio",
               "compa_group", "retrieval_a2t_r1", "retrieval_a2t_r10", "retrieval_t2a_r1", "retrieval_t2a_map10")
 
@@ -32,10 +33,12 @@ def _load(protocol: str, overrides: list[str] | None):
     return loaded
 
 
-def _run_phases(loaded, names: tuple[str, ...], out: Path | None) -> None:
-    from biocl.pipelines.audio_temporal.curriculum import run_phases
+def _run_phases(loaded, names: tuple[str, ...], out: Path | None, resume: bool = False) -> None:
+    """Run the phases ``names`` into ``out`` (what curriculum.run_phases does, with --resume carried through)."""
+    from biocl.pipelines import run_protocol
+    from biocl.pipelines.audio_temporal.curriculum import select_phases
 
-    run_dir, results = run_phases(loaded, names, out)
+    run_dir, results = run_protocol(select_phases(loaded, names), out, resume=resume)
     emit({"run_dir": str(run_dir), "model": str(run_dir / "model"), "results": results},
          _table(results) + f"\nmodel:      {run_dir / 'model'}\nreport:     {run_dir / 'report.html'}")
 
@@ -56,11 +59,11 @@ def _table(results: dict) -> str:
 
 @app.command("pretrain")
 def pretrain(protocol: str = _PROTOCOL, out: Path | None = _OUT, set_: list[str] | None = _SET,
-             overwrite: bool = OVERWRITE_OPTION, device: str | None = DEVICE_OPTION,
+             resume: Path | None = _RESUME, overwrite: bool = OVERWRITE_OPTION, device: str | None = DEVICE_OPTION,
              threads: int | None = THREADS_OPTION) -> None:
     """Base contrastive pretraining on (clip, caption) pairs only; the model is written to <run>/model."""
     loaded = _load(protocol, [*(set_ or []), *runtime_overrides(device, threads)])
-    _run_phases(loaded, ("pretrain",), run_folder(out, None, overwrite))
+    _run_phases(loaded, ("pretrain",), run_folder(out, resume, overwrite), resume=resume is not None)
 
 
 @app.command("posttrain")
@@ -71,6 +74,7 @@ def posttrain(
                                       "--set model.pretrained_path=DIR)."),
     out: Path | None = _OUT,
     set_: list[str] | None = _SET,
+    resume: Path | None = _RESUME,
     overwrite: bool = OVERWRITE_OPTION,
     device: str | None = DEVICE_OPTION,
     threads: int | None = THREADS_OPTION,
@@ -78,11 +82,11 @@ def posttrain(
     """TeminAL A and B on a pretrained model, with every metric before and after."""
     loaded = _load(protocol, [*(set_ or []), *([f"model.init_from={model.resolve()}"] if model else []),
                               *runtime_overrides(device, threads)])
-    folder = run_folder(out, None, overwrite)  # before any work
+    folder = run_folder(out, resume, overwrite)  # before any work
     if model is None and loaded.model.kind != "hf_clap":
         raise BioclError("posttrain needs a pretrained model: --model DIR (from `biocl audio pretrain`) or "
                          "--set model.kind=hf_clap --set model.pretrained_path=DIR", path=loaded.source_path)
-    _run_phases(loaded, ("temin_a", "temin_b"), folder)
+    _run_phases(loaded, ("temin_a", "temin_b"), folder, resume=resume is not None)
 
 
 @app.command("evaluate")

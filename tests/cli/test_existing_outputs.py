@@ -134,7 +134,9 @@ def test_file_writing_commands_refuse_a_filled_file(words: list[str], tmp_path: 
     assert out.read_bytes() == b"earlier result"
 
 
-@pytest.mark.parametrize("command", [["run", "audio_temporal_quick"], ["decode", "train", "brain_speech_quick"]])
+@pytest.mark.parametrize("command", [["run", "audio_temporal_quick"], ["decode", "train", "brain_speech_quick"],
+                                     ["audio", "pretrain", "audio_temporal_quick"],
+                                     ["audio", "posttrain", "audio_temporal_quick", "--model", "MODEL"]])
 def test_a_run_folder_is_refused_resumed_or_replaced(command: list[str], tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
@@ -148,6 +150,7 @@ def test_a_run_folder_is_refused_resumed_or_replaced(command: list[str], tmp_pat
 
     monkeypatch.setattr(run, "run_protocol", recorder)
     monkeypatch.setattr("biocl.pipelines.run_protocol", recorder)
+    command = [str(tmp_path / w) if w == "MODEL" else w for w in command]
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.jsonl").write_text("{}\n")
