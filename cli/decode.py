@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from biocl.utils.console import stage
 from biocl.utils.errors import BioclError
-from biocl.utils.io import write_json
-from biocl.utils.io import check_output_dir
-from biocl_cli.output import DEVICE_OPTION, THREADS_OPTION, emit, output_folder, runtime_overrides
+from biocl.utils.io import check_output, write_json
+from biocl_cli.output import (DEVICE_OPTION, OVERWRITE_OPTION, THREADS_OPTION, emit, output_folder, run_folder,
+                              runtime_overrides)
 
 app = typer.Typer(help="Brain-to-speech decoding: train, evaluate, predict.", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ def train(
     out: Path | None = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<UTC time>/)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a protocol value: section.key=value."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    overwrite: bool = OVERWRITE_OPTION,
     device: str | None = DEVICE_OPTION,
     threads: int | None = THREADS_OPTION,
 ) -> None:
@@ -40,7 +42,7 @@ def train(
     if loaded.pipeline != SECTIONS.name:
         raise BioclError(f"the protocol runs the {loaded.pipeline!r} pipeline, not {SECTIONS.name}",
                          path=loaded.source_path, hint="use `biocl run` for other pipelines")
-    run_dir, results = run_protocol(loaded, resume or out, resume=resume is not None)
+    run_dir, results = run_protocol(loaded, run_folder(out, resume, overwrite), resume=resume is not None)
     emit({"run_dir": str(run_dir), "metrics": results["metrics"], "baselines": results["baselines"],
           "primary_endpoint": results["primary_endpoint"]},
          f"{_summary(results['metrics'], results['baselines'])}\nrun folder: {run_dir}")
@@ -51,10 +53,13 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="A trained brain_speech run folder."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also score ridge and the oracle."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the metrics as JSON here."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Re-score a run's best checkpoint on its protocol's test sentences."""
     from biocl.pipelines.brain_speech.decoder import evaluate_run
 
+    if out is not None:
+        check_output(out, overwrite=overwrite, folder=False)  # before any work
     document = evaluate_run(run_dir, with_baselines=baselines)
     if out is not None:
         write_json(out, document)
@@ -70,10 +75,13 @@ def predict(
     subject: str | None = typer.Option(None, "--subject", help="A training subject's label (default: unseen)."),
     top: int = typer.Option(10, "--top", min=1, help="Candidates listed per window."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write every window's ranking as JSON here."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Rank the candidate speech segments of every word window of a new recording."""
     from biocl.pipelines.brain_speech.decoder import predict_recording
 
+    if out is not None:
+        check_output(out, overwrite=overwrite, folder=False)  # before any work
     result = predict_recording(run_dir, recording, events=events, bids_root=bids_root, subject=subject, top=top)
     if out is not None:
         write_json(out, result)
@@ -95,6 +103,7 @@ def simulate_command(
     snr_db: float = typer.Option(-10.0, "--snr-db", help="Single-window signal-to-noise ratio, in dB."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
     speech_dir: Path | None = typer.Option(None, "--speech-dir", help="Real WAVs with word timings to use."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Simulate MEG/EEG of people listening to speech, as a BIDS data set the real reader loads."""
     from pydantic import ValidationError
@@ -110,7 +119,8 @@ def simulate_command(
         first = err.errors()[0]
         raise BioclError(f"{first['loc'][0]}: {first['msg']} (got {first['input']!r})",
                          hint="see biocl simulate meg --help") from None
-    check_output_dir(out, overwrite=True)  # before any work
-    dataset = simulate_meg_bids(out, config, seed=seed)
+    check_output(out, overwrite=overwrite, clear=True)  # before any work
+    with stage(f"simulating {system} recordings of {subjects} subject{'s' if subjects != 1 else ''}"):
+        dataset = simulate_meg_bids(out, config, seed=seed, overwrite=overwrite)
     document = {"root": str(out), "description": dataset.description, "sha256": dataset.sha256}
     emit(document, f"simulated BIDS data set: {out}\n{dataset.description}")

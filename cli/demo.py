@@ -11,6 +11,7 @@ from pathlib import Path
 from biocl.utils.errors import BioclError
 from biocl.pipelines import run_protocol
 from biocl.protocols.base import load_protocol
+from biocl.report.labels import metric_label
 from biocl_cli.protocols import PROTOCOL_DIR
 
 QUICK_PROTOCOLS = ("brain_speech_quick", "dna_species_quick", "audio_temporal_quick")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nbiocl demo (all data simulated):")
     for name, run_dir, endpoint, seconds, cpu in reports:
         verdict = "PASS" if endpoint["passed"] else "FAIL"
-        print(f"  {name:<22} {endpoint['metric']} = {endpoint['value']:.3f} {verdict}  ({seconds:.0f} s wall, {cpu:.0f} s CPU)")
+        print(f"  {name:<22} {metric_label(endpoint['metric'])} = {endpoint['value']:.3f} {verdict}  ({seconds:.0f} s wall, {cpu:.0f} s CPU)")
         print(f"  {'':<22} report: {run_dir / 'report.html'}")
     total = sum(r[3] for r in reports)
     print(f"  {'total':<22} {total:.0f} s wall ({total / 60:.1f} min), {sum(r[4] for r in reports):.0f} s CPU")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from biocl.utils.io import check_output_dir
-from biocl_cli.output import emit
+from biocl.utils.console import stage
+from biocl.utils.io import check_output
+from biocl_cli.output import OVERWRITE_OPTION, embeddings_paths, emit
 
 
 def _coverage_options(bam: list[Path] | None, abundance: Path | None, threads: int | None, weight: float,
@@ -53,6 +54,7 @@ def embed(
     min_mapq: int = _MAPQ,
     threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
+    overwrite: bool = OVERWRITE_OPTION,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
@@ -63,6 +65,8 @@ def embed(
     """
     from biocl.pipelines.dna_binning import embed_fasta
 
+    npy, ids = embeddings_paths(out)
+    check_output(npy, overwrite=overwrite, folder=False, also=(ids,))  # before any work
     coverage = _coverage_options(bam, abundance, threads, coverage_weight, trim_bp, min_identity, min_mapq)
     summary = embed_fasta(fasta, out, model=model, steps=steps, window_bp=window_bp, min_length_bp=min_length_bp,
                           trust_remote_code=trust_remote_code, seed=seed, device=device, coverage=coverage,
@@ -104,6 +108,7 @@ def bin_command(
     min_mapq: int = _MAPQ,
     threads: int | None = _THREADS,
     trust_remote_code: bool = _TRUST,
+    overwrite: bool = OVERWRITE_OPTION,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
@@ -113,6 +118,11 @@ def bin_command(
     """
     from biocl.pipelines.dna_binning import SelfTraining, bin_fasta
 
+    # Without --overwrite any non-empty folder is refused; with it, bin_fasta replaces only an earlier
+    # `biocl dna bin` result, as a whole, and still refuses a folder of other files.
+    check_output(out, overwrite=overwrite)  # before any work
+    if save_model is not None:
+        check_output(save_model, overwrite=overwrite, folder=False)
     training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp)
     summary = bin_fasta(fasta, out, features=features, model=model, trust_remote_code=trust_remote_code,
                         training=training, binner=binner, threshold=threshold, calibration=calibration,
@@ -168,11 +178,17 @@ def train(
     segment_bp: int = typer.Option(2_000, "--segment-bp", help="View length (bp)."),
     lr: float = typer.Option(3e-4, "--lr", help="Adam learning rate of the encoder (the head's is 10 x)."),
     min_length_bp: int = typer.Option(2_500, "--min-length", help="Skip shorter sequences (bp)."),
+    threads: int | None = _THREADS,
+    overwrite: bool = OVERWRITE_OPTION,
     seed: int = _SEED,
     device: str = _DEVICE,
 ) -> None:
     """Train the default encoder with C2LR on your sequences and write a checkpoint."""
     from biocl.pipelines.dna_binning import SelfTraining, train_encoder
+    from biocl.utils.runtime import set_threads
+
+    check_output(out, overwrite=overwrite, folder=False)  # before any work
+    set_threads(threads)
 
     training = SelfTraining(steps=steps, mimix_steps=mimix_steps, batch_size=batch_size, segment_bp=segment_bp,
                             lr=lr)
@@ -200,26 +216,29 @@ def simulate_command(
     codon_adaptation: float = typer.Option(1.0, "--codon-adaptation", help="Simulated genomes: strength of "
                                            "translational selection on the 5 % most expressed genes, towards each "
                                            "species' own preferred codons (0: off)."),
+    overwrite: bool = OVERWRITE_OPTION,
     seed: int = _SEED,
 ) -> None:
     """Simulate genomes (or take yours) and sample contigs/reads with errors, plus the gold standard."""
     from biocl.data.dna.simulate import sample_contigs, simulate_genomes
     from biocl.data.dna.simulate_metagenome import genome_labels
 
-    check_output_dir(out, overwrite=True)  # before any work
+    check_output(out, overwrite=overwrite, clear=True)  # before any work
     sources: dict[str, Path]
     if genomes:
         sources = genome_labels(genomes)
         manifest = None
     else:
-        simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
-                                     genome_bp=genome_bp, codon_adaptation=codon_adaptation, seed=seed)
+        with stage(f"simulating {n_species * strains} genomes of {genome_bp} bp"):
+            simulated = simulate_genomes(out / "genomes", n_species=n_species, strains_per_species=strains,
+                                         genome_bp=genome_bp, codon_adaptation=codon_adaptation, seed=seed)
         sources, manifest = dict(simulated.genomes), simulated.manifest
-    reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
-                                 n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),
-                                 substitution_rate=substitution_rate, insertion_rate=insertion_rate,
-                                 deletion_rate=deletion_rate, reverse_complement_fraction=rc_fraction,
-                                 fmt="fastq" if fastq else "fasta", seed=seed)
+    with stage(f"sampling {contigs_per_genome} {'reads' if fastq else 'contigs'} from each of {len(sources)} genomes"):
+        reads, gold = sample_contigs(sources, out / ("contigs.fq" if fastq else "contigs.fa"),
+                                     n_per_genome=contigs_per_genome, length_bp=(min_bp, max_bp),
+                                     substitution_rate=substitution_rate, insertion_rate=insertion_rate,
+                                     deletion_rate=deletion_rate, reverse_complement_fraction=rc_fraction,
+                                     fmt="fastq" if fastq else "fasta", seed=seed)
     document = {"genomes": len(sources), "contigs": str(reads), "gold_standard": str(gold),
                 "manifest": str(manifest) if manifest else None, "simulated_genomes": not genomes}
     emit(document, f"{len(sources)} genomes -> {reads} ({contigs_per_genome} per genome); gold standard {gold}"
@@ -242,16 +261,19 @@ def simulate_metagenome_command(
     mapper: str = typer.Option("direct", "--mapper", help="'direct' (BAMs from the reads' known origin) or "
                                "'minimap2' (map with minimap2 + samtools)."),
     threads: int = typer.Option(1, "--threads", help="Threads of minimap2 and samtools."),
+    overwrite: bool = OVERWRITE_OPTION,
     seed: int = _SEED,
 ) -> None:
     """Cut real genomes into contigs, sample reads per sample, write BAMs and the gold standard."""
     from biocl.data.dna.simulate_metagenome import simulate_metagenome_from_files
 
-    result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
-                                            median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
-                                            mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
-                                            substitution_rate=substitution_rate, mapper=mapper, threads=threads,
-                                            seed=seed)
+    check_output(out, overwrite=overwrite, clear=True)  # before any work
+    with stage(f"simulating {samples} samples of reads from {len(genomes)} genomes"):
+        result = simulate_metagenome_from_files(genomes, out, species_table=species, n_samples=samples,
+                                                median_contig_bp=median_contig_bp, min_contig_bp=min_contig_bp,
+                                                mean_depth=depth, abundance_sigma=abundance_sigma, read_bp=read_bp,
+                                                substitution_rate=substitution_rate, mapper=mapper, threads=threads,
+                                                seed=seed)
     emit(result, f"{result['genomes']} genomes -> {result['contigs']} contigs ({result['total_bp']} bp, median "
                  f"{result['median_contig_bp']:.0f} bp) in {out / 'contigs.fa'}; {samples} BAMs in "
                  f"{out / 'samples'}; gold standards {out / 'gold_genome.binning'}, {out / 'gold_species.binning'}")

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-__all__ = ["state", "emit", "DEVICE_OPTION", "THREADS_OPTION", "runtime_overrides", "output_folder"]
+__all__ = ["state", "emit", "DEVICE_OPTION", "THREADS_OPTION", "OVERWRITE_OPTION", "runtime_overrides",
+           "output_folder", "embeddings_paths", "run_folder"]
 
 
 class _State:
@@ -37,6 +38,10 @@ DEVICE_OPTION = typer.Option(None, "--device", help="auto, cpu or cuda (default:
 THREADS_OPTION = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: the protocol's "
                               "train.threads, else torch's own choice).")
 
+#: ``--overwrite`` of every writing command: without it an existing, non-empty output is refused (exit 2).
+OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace an existing, non-empty output (without it "
+                                "the command refuses, exit 2).")
+
 
 def runtime_overrides(device: str | None, threads: int | None) -> list[str]:
     """``--set`` overrides that carry ``--device`` and ``--threads`` into a protocol."""
@@ -62,3 +67,49 @@ def output_folder(out: Path | None, positional: Path | None, command: str) -> Pa
                        err=True)
         return positional  # type: ignore[return-value]
     return out
+
+
+def embeddings_paths(out: Path) -> tuple[Path, Path]:
+    """The ``.npy`` file and the ``.ids.txt`` file an embedding command writes for ``--out``."""
+    npy = out if out.suffix == ".npy" else out.with_name(out.name + ".npy")
+    return npy, npy.with_suffix(".ids.txt")
+
+
+def run_folder(out: Path | None, resume: Path | None, overwrite: bool) -> Path | None:
+    """The run folder of ``biocl run``-like commands, checked before any work (the existing-output rule).
+
+    ``--resume FOLDER`` continues a run, ``--overwrite`` replaces one (the folder is emptied
+    first, so no checkpoint of the old run is resumed by mistake); an existing, non-empty
+    ``--out`` is refused otherwise. None: the default, new, time-stamped folder.
+    """
+    from biocl.utils.errors import BioclError
+    from biocl.utils.io import check_output
+
+    if resume is not None:
+        if out is not None or overwrite:
+            raise BioclError("--resume continues a run folder; it takes neither --out nor --overwrite",
+                             path=resume, hint=f"--resume {resume} alone")
+        return resume
+    if out is None:
+        return None
+    holder = _lock_holder(out / ".lock")
+    if holder is not None:  # a live run's folder is neither refilled nor emptied (a dead one's lock is stale)
+        raise BioclError(f"the run folder is in use by process {holder}", path=out,
+                         hint="wait for it to finish or choose another --out")
+    return check_output(out, overwrite=overwrite, resume=f"--resume {out}", clear=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The live process holding a run folder's ``.lock`` (see biocl.pipelines.runs), or None."""
+    import os
+
+    try:
+        pid = int(lock.read_text().strip())
+        if pid <= 0:
+            return None
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return pid
+    except (OSError, ValueError):
+        return None  # no lock, an unreadable one, or its process is gone
+    return pid

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biocl.utils.console import progress, stage
 from biocl.utils.errors import BioclError
 from biocl.evaluate.amber import BinMatch, amber_metrics, match_bins
 
@@ -285,7 +286,11 @@ def _exact_top_k(features: np.ndarray, k: int, batch_size: int, device: str) -> 
     tensor = torch.from_numpy(features).to(device)
     values = np.empty((n, k), dtype=np.float32)
     neighbours = np.empty((n, k), dtype=np.int32)
-    for start in range(0, n, batch_size):
+    blocks = range(0, n, batch_size)
+    # One block is one matrix product, over in an instant: only a search of several blocks is shown.
+    shown = progress(blocks, total=len(blocks), description="finding nearest neighbours", unit="block") \
+        if len(blocks) > 1 else blocks
+    for start in shown:
         rows = tensor[start:start + batch_size]
         best_val = torch.full((len(rows), 0), float("-inf"), device=device)
         best_idx = torch.zeros((len(rows), 0), dtype=torch.long, device=device)
@@ -311,11 +316,13 @@ def _faiss_top_k(features: np.ndarray, k: int, batch_size: int = 65_536) -> tupl
                          hint="pip install 'biocl[faiss]' (faiss-cpu), or use the exact backend") from exc
     index = faiss.IndexHNSWFlat(features.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 80
-    index.add(features)
+    with stage(f"indexing {len(features)} embeddings for the nearest-neighbour search"):
+        index.add(features)
     index.hnsw.efSearch = max(2 * k, 128)
     values = np.empty((len(features), k), dtype=np.float32)
     neighbours = np.empty((len(features), k), dtype=np.int32)
-    for start in range(0, len(features), batch_size):
+    blocks = range(0, len(features), batch_size)
+    for start in progress(blocks, total=len(blocks), description="finding nearest neighbours", unit="block"):
         found_values, found = index.search(features[start:start + batch_size], k)
         values[start:start + len(found)] = found_values
         neighbours[start:start + len(found)] = found

@@ -104,12 +104,18 @@ def unit_interval(unit_values: np.ndarray, *, weights: np.ndarray | None = None,
 
 
 def permutation_pvalue(observed: float, null_statistic: Callable[[np.random.Generator], float], *,
-                       n_permutations: int = 1000, seed: int = 0, greater: bool = True) -> float:
+                       n_permutations: int = 1000, seed: int = 0, greater: bool = True,
+                       description: str = "permutation test") -> float:
     """One-sided permutation p-value with the +1 correction.
 
-    ``null_statistic(rng)`` computes the statistic once under the null (labels shuffled).
+    ``null_statistic(rng)`` computes the statistic once under the null (labels shuffled);
+    the permutations are shown as a stage called ``description`` (a bar on a terminal, one
+    line off it: :func:`biocl.utils.console.progress`).
     """
+    from biocl.utils.console import progress
+
     rng = np.random.default_rng(seed)
-    null = np.array([null_statistic(rng) for _ in range(n_permutations)])
+    null = np.array([null_statistic(rng) for _ in progress(range(n_permutations), total=n_permutations,
+                                                           description=description, unit="permutation")])
     exceed = (null >= observed).sum() if greater else (null <= observed).sum()
     return float((exceed + 1) / (n_permutations + 1))

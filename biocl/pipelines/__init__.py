@@ -71,8 +71,10 @@ def run_protocol(protocol: Protocol, out: str | Path | None = None, *, resume: b
                 context.write_results(results)
                 if report:
                     from biocl.report import build_report
+                    from biocl.utils.console import stage
 
-                    build_report(run_dir)
+                    with stage("writing the report"):
+                        build_report(run_dir)
         finished = True
     finally:
         if owns_group:

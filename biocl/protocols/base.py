@@ -422,8 +422,12 @@ def _one_line(err: ValidationError, prefix: tuple[str, ...], path: str | Path | 
 
 
 def protocol_to_yaml(protocol: Protocol) -> str:
-    """The protocol as resolved YAML (overrides applied, defaults filled in)."""
-    return yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=False)
+    """The protocol as resolved YAML (overrides applied, defaults filled in), as UTF-8 text.
+
+    Non-ASCII text stays as written ("Défossez", not "D\\xE9fossez"), so ``protocol.resolved.yaml``
+    and ``biocl protocols show`` read like the protocol file.
+    """
+    return yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def _short(err: Exception) -> str:

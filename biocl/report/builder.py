@@ -271,7 +271,7 @@ def build_report(run_dir: str | Path, formats: Iterable[str] = REPORT_FORMATS) -
             write_text(run_dir / PDF_MISSING, f"No report.pdf was made: {reason}.\n"
                        "report.html and report.json are complete. To make the PDF, install Chromium "
                        "(Debian: apt-get install chromium) or set BIOCL_CHROMIUM, then run: "
-                       f"biocl report {run_dir}\n")
+                       f"biocl report {run_dir} --overwrite\n")
     for name in written.values():
         info(f"report: wrote {name}")
     return written

@@ -21,11 +21,12 @@ from typing import TypeVar
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.text import Text
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-__all__ = ["console", "logger", "set_quiet", "set_debug", "is_quiet", "info", "debug", "warn", "progress", "run_log",
-           "stage_label", "loss_status", "RUN_LOG"]
+__all__ = ["console", "logger", "set_quiet", "set_debug", "is_quiet", "info", "debug", "warn", "progress", "stage",
+           "run_log", "stage_label", "loss_status", "RUN_LOG"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,8 @@ logger = logging.getLogger("biocl")
 RUN_LOG = "run.log"
 _quiet = os.environ.get("BIOCL_QUIET", "") not in ("", "0")
 _debug = False
+#: A :func:`stage` spinner is on screen: rich draws one live display at a time, so a bar inside waits.
+_stage_live = False
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 #: Training phases in the user's words (what a progress bar says); other names are shown as they are.
@@ -158,12 +161,13 @@ def progress(items: Iterable[T], *, total: int | None = None, description: str =
         What one item is ("step", "permutation"...), for the rate and the closing line.
     """
     started, count = time.perf_counter(), 0
-    if is_quiet() or not console.is_terminal:
+    if is_quiet() or not console.is_terminal or _stage_live:
         for item in items:
             yield item
             count += 1
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        # markup off: a description such as "[audio] ..." is shown as written, never parsed as a style.
+        columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"),
                    TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
@@ -179,6 +183,38 @@ def progress(items: Iterable[T], *, total: int | None = None, description: str =
     # The closing line: on screen off a terminal (one line per stage), always in run.log.
     record = logger.info if not console.is_terminal else logger.debug
     record(f"{description}: {count}{'' if total is None else f'/{total}'} {unit}s in {elapsed:.1f} s{loss}")
+
+
+@contextlib.contextmanager
+def stage(description: str) -> Iterator[None]:
+    """Show a step that is one long call (a simulation, a PDF): a spinner on a terminal, one line off it.
+
+    On a terminal a spinner with the elapsed time stands beside ``description`` while the
+    block runs; off a terminal nothing is drawn. Either way the stage ends with one line,
+    timestamped off a terminal (``writing the report: done in 4.2 s``), which run.log gets
+    too. A stage that fails says so in run.log and lets the error through.
+
+    Parameters
+    ----------
+    description : str
+        The step in the user's words ("simulating MEG of 4 subjects").
+    """
+    global _stage_live
+    started = time.perf_counter()
+    live = not is_quiet() and console.is_terminal and not _stage_live
+    status = console.status(Text(description), spinner="dots") if live else contextlib.nullcontext()
+    try:
+        with status:
+            _stage_live = _stage_live or live
+            yield
+    except BaseException:
+        logger.debug(f"{description}: stopped after {time.perf_counter() - started:.1f} s")
+        raise
+    finally:
+        if live:
+            _stage_live = False
+    # The spinner vanishes when done, so the closing line is shown on a terminal too.
+    logger.info(f"{description}: done in {time.perf_counter() - started:.1f} s")
 
 
 def loss_status() -> _Loss:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "check_result_folder", "result_folder", "write_json", "write_text",
+__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "check_output", "existing_output_error", "check_result_folder", "result_folder", "write_json", "write_text",
            "sha256_file", "sha256_bytes", "sha256_files", "write_error_message", "os_error_message"]
 
 
@@ -73,6 +73,96 @@ def check_output_dir(path: str | Path, *, overwrite: bool = False) -> Path:
         raise BioclError("the output folder exists and is not empty", path=path,
                          hint="choose a new folder, or pass --overwrite to replace its results")
     return path
+
+
+def _is_filled(path: Path) -> bool:
+    """Whether ``path`` holds something a command would replace: a non-empty file or folder."""
+    if path.is_dir():
+        return any(path.iterdir())
+    return path.exists() and path.stat().st_size > 0
+
+
+def existing_output_error(path: str | Path, *, resume: str | None = None) -> Exception:
+    """The one refusal every command gives for an existing output: the path, then the fix.
+
+    Parameters
+    ----------
+    path : str | Path
+        The existing, non-empty file or folder.
+    resume : str | None
+        How to continue it instead (``"--resume FOLDER"``), for commands that can.
+    """
+    from biocl.utils.errors import BioclError
+
+    path = Path(path)
+    kind = "folder" if path.is_dir() else "file"
+    fixes = [f"{resume} to continue it"] if resume else []
+    fixes += ["--overwrite to replace it"]
+    return BioclError(f"the output {kind} already exists and is not empty", path=path,
+                      hint=f"pass {', or '.join(fixes)}, or choose another --out")
+
+
+def check_output(path: str | Path, *, overwrite: bool = False, folder: bool = True,
+                 also: tuple[str | Path, ...] = (), resume: str | None = None, clear: bool = False) -> Path:
+    """Check an output before any work: refuse an existing, non-empty one unless ``overwrite``.
+
+    Every writing command calls this first thing, so all of them treat an existing output
+    the same way (see docs/cli.md, "Existing outputs"). Nothing is written unless ``clear``.
+
+    Parameters
+    ----------
+    path : str | Path
+        The output folder (``folder``) or file the command writes.
+    overwrite : bool
+        ``--overwrite`` was given: an existing output may be replaced.
+    folder : bool
+        ``path`` is a folder (else a file, whose folder must be writable).
+    also : tuple of paths
+        Further files the command writes beside ``path`` (``<out>.ids.txt``), checked the same way.
+    resume : str | None
+        The option that continues an existing output, named in the refusal (``"--resume FOLDER"``).
+    clear : bool
+        With ``overwrite``, empty an existing folder now, so nothing of the earlier output
+        (a subject, a genome, a checkpoint) is mixed into the new one. The working folder,
+        the home folder and the file-system root are never emptied.
+
+    Raises
+    ------
+    BioclError
+        The output exists and is not empty (without ``overwrite``), or cannot be written.
+    """
+    from biocl.utils.errors import BioclError
+
+    path = Path(path)
+    if folder:
+        check_output_dir(path, overwrite=True)
+    else:
+        if path.is_dir():
+            raise BioclError("the output is a folder; give the file to write", path=path,
+                             hint=f"e.g. --out {path / 'embeddings.npy'}")
+        check_output_dir(path.parent, overwrite=True)
+    for target in (path, *map(Path, also)):
+        if _is_filled(target) and not overwrite:
+            raise existing_output_error(target, resume=resume)
+    if clear and overwrite and path.is_dir() and any(path.iterdir()):
+        _clear_folder(path)
+    return path
+
+
+def _clear_folder(path: Path) -> None:
+    """Empty ``path``, unless it is the root, the home folder or a folder above the working one."""
+    from biocl.utils.errors import BioclError
+
+    resolved = path.resolve()
+    protected = {Path(resolved.anchor), Path.home().resolve(), *Path.cwd().resolve().parents, Path.cwd().resolve()}
+    if resolved in protected:
+        raise BioclError("refusing to empty this folder for --overwrite (it is the working folder, one above it, "
+                         "the home folder or the root)", path=path, hint="give a folder of its own with --out")
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 @contextlib.contextmanager

@@ -60,13 +60,13 @@ def test_a_binning_killed_mid_write_leaves_the_previous_one_intact(tmp_path: Pat
     out = tmp_path / "bins"
     assert _bin(fasta, out).returncode == 0
     before = _snapshot(out)
-    killed = _bin(fasta, out, "--threshold", "0.5", script=_DIES_MID_WRITE)
+    killed = _bin(fasta, out, "--threshold", "0.5", "--overwrite", script=_DIES_MID_WRITE)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert _snapshot(out) == before
     # The half-written result is only ever in a hidden folder beside the target, never inside it.
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".bins.")]
     assert all(name.endswith(".tmp") for name in leftovers)
-    again = _bin(fasta, out, "--threshold", "0.5")
+    again = _bin(fasta, out, "--threshold", "0.5", "--overwrite")
     assert again.returncode == 0, again.stderr
     assert _snapshot(out) != before and "summary.json" in _snapshot(out)
 
@@ -96,14 +96,14 @@ def test_a_full_disk_is_one_line_and_the_binning_works_once_space_is_back(tmp_pa
                 handle.write(b"\0" * 4096)
         except OSError:
             pass
-    full = _bin(fasta, out, "--threshold", "0.5")
+    full = _bin(fasta, out, "--threshold", "0.5", "--overwrite")
     lines = full.stderr.strip().splitlines()
     assert full.returncode == 2 and len(lines) == 1, full.stderr
     assert "the disk is full" in lines[0] and "Traceback" not in full.stderr
     assert _snapshot(out) == before
     assert sorted(p.name for p in small_tmpfs.iterdir()) == ["bins", "filler"]
     filler.unlink()
-    again = _bin(fasta, out, "--threshold", "0.5")
+    again = _bin(fasta, out, "--threshold", "0.5", "--overwrite")
     assert again.returncode == 0, again.stderr
 
 
@@ -116,7 +116,7 @@ def test_a_run_killed_while_training_leaves_the_earlier_run_intact(tmp_path: Pat
     before = _snapshot(earlier)
     refused = subprocess.run([str(BIOCL), "--quiet", "run", "dna_species_quick", "--out", str(earlier)],
                              capture_output=True, text=True, env=ENV, timeout=300)
-    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    assert refused.returncode == 2 and "already exists and is not empty" in refused.stderr
     killed = tmp_path / "killed"
     process = subprocess.Popen([str(BIOCL), "--quiet", "run", "dna_species_quick", "--out", str(killed)], env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

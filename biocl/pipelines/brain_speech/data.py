@@ -120,13 +120,14 @@ def speech_features(sounds: list[Path], data: Any, cache_root: Path | None, *, p
     """
     from biocl.data.speech.cache import FeatureCache
     from biocl.data.speech.reading import read_speech
+    from biocl.utils.console import progress
     from biocl.utils.io import sha256_file
 
     params = _feature_params(data, protocol)
     compute_one = feature_function(data, protocol)
     cache = FeatureCache(cache_root) if cache_root is not None else None
     raw = []
-    for sound in sounds:
+    for sound in progress(sounds, total=len(sounds), description="extracting speech features", unit="file"):
         def compute(sound: Path = sound) -> np.ndarray:
             return compute_one(read_speech(sound, sfreq_hz=data.audio_sfreq_hz))
         key = {"name": "brain_speech.speech_features", "version": 1, "file_sha256": sha256_file(sound), **params}
