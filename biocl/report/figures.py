@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from biocl.report.labels import axis_label, metric_label
+from biocl.utils.console import stage_label
 from biocl.utils.errors import BioclError
 
 __all__ = ["FIGURE_KINDS", "draw_figure", "estimate_figure", "training_curves", "training_curve_figures",
@@ -399,7 +400,7 @@ def _is_constant(curve: dict[str, Any]) -> bool:
 
 def _curve_label(curve: dict[str, Any], several_phases: bool) -> str:
     label = metric_label(curve["name"])
-    return f"{label}, phase {curve['phase']}" if several_phases and curve["phase"] is not None else label
+    return f"{label}, {stage_label(curve['phase'])}" if several_phases and curve["phase"] is not None else label
 
 
 def constant_curves(curves: list[dict[str, Any]]) -> list[str]:
@@ -407,7 +408,7 @@ def constant_curves(curves: list[dict[str, Any]]) -> list[str]:
     sentences = []
     for curve in curves:
         if _is_constant(curve):
-            phase = "" if curve["phase"] is None else f" (phase {curve['phase']})"
+            phase = "" if curve["phase"] is None else f" ({stage_label(curve['phase'])})"
             sentences.append(f"{metric_label(curve['name'])}{phase} stayed at {curve['y'][0]:.3g} for all "
                              f"{len(curve['y'])} records.")
     return sentences

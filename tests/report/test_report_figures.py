@@ -130,3 +130,16 @@ def test_constant_and_random_series_are_not_plotted() -> None:
     titles = [f["title"] for f in training_curve_figures(curves)]
     assert titles == ["Training losses per step"]  # the constant learning rate is said, not drawn
     assert constant_curves(curves) == ["learning rate stayed at 0.001 for all 5 records."]
+
+
+def test_phases_are_named_in_words_in_legends_and_sentences() -> None:
+    from biocl.report.figures import _curve_label, constant_curves
+
+    records = [{"step": s, "phase": phase, "loss": 3.0 - 0.1 * s, "lr": 1e-3}
+               for phase in ("weighted_simclr", "mimix") for s in range(3)]
+    curves = training_curves(records)
+    loss = next(c for c in curves if c["name"] == "loss" and c["phase"] == "weighted_simclr")
+    assert _curve_label(loss, several_phases=True) == "loss, self-training the encoder"
+    assert "learning rate (refining the encoder on mixed sequences (MI-Mix)) stayed at 0.001" in " ".join(
+        constant_curves(curves))
+    assert not any("weighted_simclr" in text or "phase " in text for text in constant_curves(curves))
