@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from biocl.encoders.base import Encoder, register_encoder
+from biocl.utils.console import progress
 from biocl.utils.errors import BioclError
 
 __all__ = [
@@ -350,7 +351,8 @@ class DnaConvEncoder(DnaEncoder):
 
 
 def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: int = 10_000,
-                    batch_size: int = 64, device: torch.device | str | None = None) -> np.ndarray:
+                    batch_size: int = 64, device: torch.device | str | None = None,
+                    progress_label: str | None = None) -> np.ndarray:
     """Embed whole sequences: cut into windows, embed each, average per sequence by window length.
 
     Works for any :class:`DnaEncoder` (the default encoder and the pretrained adapter), or any
@@ -369,6 +371,8 @@ def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: 
         Windows per forward pass.
     device : torch.device | str | None
         Where to run (default: where the encoder's parameters are).
+    progress_label : str | None
+        Show the batches' progress under this name (a command's long embedding); None: silent.
 
     Returns
     -------
@@ -393,7 +397,10 @@ def embed_sequences(encoder: nn.Module, sequences: Sequence[str], *, window_bp: 
     encoder.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
+            starts = range(0, len(order), batch_size)
+            if progress_label is not None:
+                starts = progress(starts, total=len(starts), description=progress_label, unit="batch")
+            for start in starts:
                 chunk = order[start:start + batch_size]
                 tokens, mask = encoder.tokenize([windows[i] for i in chunk])
                 out = encoder(tokens.to(device), mask.to(device)).float().cpu().numpy()

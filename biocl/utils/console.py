@@ -177,12 +177,16 @@ def progress(items: Iterable[T], *, total: int | None = None, description: str =
                 count += 1
                 elapsed = max(time.perf_counter() - started, 1e-9)
                 loss = "" if status is None or status.value is None else f"loss {status.value:.4f}"
-                bar.update(task, advance=1, rate=f"{count / elapsed:.1f} {unit}s/s", loss=loss)
+                bar.update(task, advance=1, rate=f"{count / elapsed:.1f} {_plural(unit)}/s", loss=loss)
     elapsed = time.perf_counter() - started
     loss = "" if status is None or status.value is None else f", last loss {status.value:.4f}"
     # The closing line: on screen off a terminal (one line per stage), always in run.log.
     record = logger.info if not console.is_terminal else logger.debug
-    record(f"{description}: {count}{'' if total is None else f'/{total}'} {unit}s in {elapsed:.1f} s{loss}")
+    record(f"{description}: {count}{'' if total is None else f'/{total}'} {_plural(unit)} in {elapsed:.1f} s{loss}")
+
+
+def _plural(unit: str) -> str:
+    return unit + ("es" if unit.endswith(("ch", "sh", "s", "x")) else "s")
 
 
 @contextlib.contextmanager

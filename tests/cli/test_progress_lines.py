@@ -68,6 +68,19 @@ def test_a_permutation_test_and_a_knn_search_are_one_line_each(capsys: pytest.Ca
     assert len(err.strip().splitlines()) == 2, err
 
 
+def test_embedding_sequences_says_how_far_along_only_when_asked(capsys: pytest.CaptureFixture) -> None:
+    from biocl.encoders.dna import DnaConvEncoder, embed_sequences
+
+    encoder = DnaConvEncoder()
+    seqs = ["ACGT" * 300] * 5
+    silent = embed_sequences(encoder, seqs, window_bp=600, batch_size=4)
+    assert capsys.readouterr().err == ""  # library calls in a pipeline's evaluation stay quiet
+    shown = embed_sequences(encoder, seqs, window_bp=600, batch_size=4, progress_label="embedding the sequences")
+    np.testing.assert_array_equal(shown, silent)
+    err = capsys.readouterr().err
+    assert len(_lines(err, r"embedding the sequences: 3/3 batches in \d+\.\d s")) == 1, err
+
+
 def test_quiet_silences_the_stage_lines_but_run_log_keeps_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     console.set_quiet(True)
     try:

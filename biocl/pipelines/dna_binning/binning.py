@@ -234,7 +234,8 @@ def _featurizer(features: str, kept: list, *, model: str | None, trust_remote_co
         encoder = encoder.to(run_device)
 
     def featurize(seqs: list[str]) -> np.ndarray:
-        return embed_sequences(encoder, seqs, window_bp=window_bp, device=run_device)
+        return embed_sequences(encoder, seqs, window_bp=window_bp, device=run_device,
+                               progress_label="embedding the sequences")
     return featurize
 
 

@@ -111,7 +111,7 @@ def _embed_shares(fasta: Path, out: Path, *, model: str, steps: int, window_bp: 
     run_device = select_device(device)
     share = np.array_split(np.arange(len(records)), world)[rank]
     embedded = embed_sequences(encoder.to(run_device), [records[i].seq for i in share], window_bp=window_bp,
-                               device=run_device)
+                               device=run_device, progress_label="embedding the sequences")
     # Shares are contiguous and gathered in rank order, so the rows come back in input order.
     embeddings = np.concatenate(distributed.all_gather_object(embedded))
     if rank != 0:
