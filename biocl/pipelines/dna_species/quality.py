@@ -1,8 +1,9 @@
 """Report material of a ``dna_species`` run beside the scores: data quality, calibration, worst species.
 
 Data quality is measured on the scored contigs as read, before training
-(:func:`biocl.pipelines.dna_binning.quality.sequence_quality`). Calibration does not apply:
-the pipeline clusters and bins embeddings and outputs no probability. The worst cases are
+(:func:`biocl.pipelines.dna_binning.quality.sequence_quality`). Calibration does not apply to
+the clusters and bins; the few-shot logistic regression's probabilities are not kept
+(:func:`biocl.evaluate.clustering.few_shot_f1` returns macro-F1 only), and the string says so. The worst cases are
 the species binned worst, each with the contigs a reader can look up in the contig FASTA.
 """
 
@@ -16,9 +17,10 @@ from biocl.pipelines.dna_binning.quality import sequence_quality
 
 __all__ = ["contig_quality", "CALIBRATION_NOT_APPLICABLE", "WORST_CASE_METRIC", "worst_species"]
 
-CALIBRATION_NOT_APPLICABLE = ("not applicable: the dna_species pipeline clusters (K-means), bins (K-medoid, kNN "
-                              "graph) and classifies few-shot by nearest centroid on embedding similarities; none of "
-                              "them outputs a probability to calibrate")
+CALIBRATION_NOT_APPLICABLE = ("not applicable: the primary endpoint and the binning are clusters and bins (K-means, "
+                              "K-medoid, kNN graph) of embedding similarities, not probabilities. The few-shot "
+                              "logistic regression (a secondary metric) has probabilities, but only its macro-F1 "
+                              "is kept, so its calibration is not measured")
 WORST_CASE_METRIC = "binning F1 of the species (K-medoid bins, trained encoder)"
 _MAX_CONTIGS_LISTED = 3
 
