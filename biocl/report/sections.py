@@ -264,6 +264,9 @@ def _interval(ci: Any, decimals: int) -> str:
 _WORST_CASE_METRIC = {"brain_speech": "top-10 accuracy over the sentence's windows",
                       "dna_species": "binning F1 of the species",
                       "audio_temporal": "task-3 accuracy of the class pair"}
+# Identifiers a reader looks up, as the pipelines write them: brain_speech ``subject``, ``sentence``
+# (its text), ``word``; dna_species ``species``, ``contig`` (ids of the contig FASTA); audio_temporal
+# ``pair`` (classes) and ``clips`` (the files joined). One equal to the case's ``id`` is not repeated.
 _IDENTIFIER_KEYS = ("subject", "session", "sentence", "word", "contig", "species", "clips", "pair")
 
 
@@ -290,7 +293,8 @@ def _worst_cases(run: RunFiles) -> ReportSection:
     decimals = metric_decimals(metric, [c.get("value") for c in shown])
     rows = []
     for case in shown:
-        extra = "; ".join(f"{key} {case[key]}" for key in _IDENTIFIER_KEYS if case.get(key) not in (None, ""))
+        extra = "; ".join(f"{key} {case[key]}" for key in _IDENTIFIER_KEYS
+                          if case.get(key) not in (None, "") and str(case[key]) != str(case.get("id")))
         rows.append([case.get("id"), format_number(case.get("value"), decimals),
                      "; ".join(part for part in (extra, str(case.get("detail") or "")) if part)])
     if rows:

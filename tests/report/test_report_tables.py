@@ -55,6 +55,17 @@ def test_worst_cases_are_worst_first_and_failures_only(make_run, results_of) -> 
     assert any("did not fail" in text for text in section.text)
 
 
+def test_worst_cases_show_the_pipelines_identifiers_once(make_run, results_of) -> None:
+    results = results_of("dna_species")
+    results["worst_cases"] = [{"id": "E. coli", "value": 0.4, "metric": "binning F1 of the species (K-medoid bins)",
+                               "higher_is_better": True, "species": "E. coli", "contig": "contig_3, contig_9",
+                               "detail": "2 outside its matched bin"}]
+    table = _worst_cases(read_run(make_run(results))).tables[0]
+    assert table["columns"][1] == "Binning F1 of the species (K-medoid bins)"
+    # The species is the identifier already: it is not said twice; the contigs a reader looks up are.
+    assert _texts(table)[0] == ["E. coli", "0.400", "contig contig_3, contig_9; 2 outside its matched bin"]
+
+
 def test_calibration_numbers() -> None:
     summary = calibration_summary([0.9, 0.9, 0.2, 0.2], [1, 0, 0, 0])
     assert summary["brier"] == pytest.approx((0.01 + 0.81 + 0.04 + 0.04) / 4)

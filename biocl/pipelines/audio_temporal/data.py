@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class PreparedData:
 
     ``items`` (test clips composed on the test pairs) are scored once, after training;
     ``val_items`` (validation clips on the validation pairs) choose epochs and settings.
+    ``item_clips`` names the two clip files (relative to the data set's root) of each test
+    item, clip A then clip B, in the order of ``items.pair_ids``.
     """
 
     dataset: AudioDataset
@@ -54,6 +56,7 @@ class PreparedData:
     clip_samples: int
     gap_samples: int
     provenance: dict[str, Any]
+    item_clips: list[tuple[str, str]] = field(default_factory=list)
 
     def vocabulary_captions(self, protocol: Protocol) -> list[str]:
         """Every caption the model may read: each template filled with every class name."""
@@ -102,29 +105,33 @@ def prepare_data(protocol: Protocol, *, sample_rate_hz: int | None = None, cache
         raise BioclError(f"temporal evaluation needs at least 3 classes, the data set has {len(names)}", path=root)
     clip_samples = int(round(data.clip_s * rate))
     by_class: dict[int, list] = {k: [c for c in dataset.clips if c.label == name] for k, name in enumerate(names)}
-    train, val, test = _split_clips(by_class, names, protocol, clip_samples, root)
+    train, val, test, test_names = _split_clips(by_class, names, protocol, clip_samples, root)
     train_pairs, val_pairs, eval_pairs = _split_pairs(len(names), protocol)
     gap = int(round(data.gap_s * rate))
-    items = _evaluation_items(names, test, eval_pairs, data.eval_instances_per_pair, gap, data.level_match,
-                              np.random.default_rng([protocol.seed, 3]))
-    val_items = _evaluation_items(names, val, val_pairs, data.eval_instances_per_pair, gap, data.level_match,
-                                  np.random.default_rng([protocol.seed, 4]))
+    items, item_clips = _evaluation_items(names, test, eval_pairs, data.eval_instances_per_pair, gap,
+                                          data.level_match, np.random.default_rng([protocol.seed, 3]), test_names)
+    val_items, _ = _evaluation_items(names, val, val_pairs, data.eval_instances_per_pair, gap, data.level_match,
+                                     np.random.default_rng([protocol.seed, 4]))
     return PreparedData(dataset=dataset, class_names=names, train_clips=train, val_clips=val, test_clips=test,
                         train_pairs=train_pairs, val_pairs=val_pairs, eval_pairs=eval_pairs, items=items,
-                        val_items=val_items, clip_samples=clip_samples, gap_samples=gap, provenance=provenance)
+                        val_items=val_items, clip_samples=clip_samples, gap_samples=gap, provenance=provenance,
+                        item_clips=item_clips)
 
 
 def _split_clips(by_class: dict[int, list], names: list[str], protocol: Protocol, clip_samples: int, root: Path
-                 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+                 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray],
+                            dict[int, list[str]]]:
     """Each class's clips, fitted to length, split into training, validation and test clips.
 
     The test clips are drawn first, exactly as before validation existed (same seed, same
-    clips); the validation clips come from the rest.
+    clips); the validation clips come from the rest. The last value names each test clip's
+    file (relative to ``root`` where it lies inside), in the order of the test clips.
     """
     data = protocol.data
     rng = np.random.default_rng([protocol.seed, 1])
     val_rng = np.random.default_rng([protocol.seed, 5])
     splits: tuple[dict[int, np.ndarray], ...] = ({}, {}, {})
+    test_names: dict[int, list[str]] = {}
     for k, clips in by_class.items():
         if data.test_groups is not None:
             role = np.array([2 if c.group in data.test_groups else 0 for c in clips])
@@ -142,11 +149,20 @@ def _split_clips(by_class: dict[int, list], names: list[str], protocol: Protocol
         for split, out in enumerate(splits):
             out[k] = np.array([w for w, r in zip(fitted, role) if r == split], dtype=np.float32).reshape(
                 -1, clip_samples)
+        test_names[k] = [_clip_name(c.path, root) for c, r in zip(clips, role) if r == 2]
         if min(len(out[k]) for out in splits) == 0:
             raise BioclError(f"class {names[k]!r} has {len(splits[0][k])} training, {len(splits[1][k])} validation "
                              f"and {len(splits[2][k])} test clips; it needs at least one of each", path=root,
                              hint="adjust data.test_fraction / val_fraction or test_groups / val_groups")
-    return splits
+    return (*splits, test_names)
+
+
+def _clip_name(path: Path, root: Path) -> str:
+    """A clip file as a reader finds it: relative to the data set's root, else its name."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def _split_pairs(n_classes: int, protocol: Protocol
@@ -190,19 +206,28 @@ def _data_source(protocol: Protocol, cache_dir: Path) -> tuple[Path, str, dict[s
 
 
 def _evaluation_items(names: list[str], test: dict[int, np.ndarray], eval_pairs: list[tuple[int, int]],
-                      instances: int, gap: int, level_match: bool, rng: np.random.Generator) -> ZsteSet:
-    """The held-out compositions: ``instances`` joins and overlays per pair, whole clips, fixed once."""
+                      instances: int, gap: int, level_match: bool, rng: np.random.Generator,
+                      clip_names: dict[int, list[str]] | None = None) -> tuple[ZsteSet, list[tuple[str, str]]]:
+    """The held-out compositions: ``instances`` joins and overlays per pair, whole clips, fixed once.
+
+    Also returns the file names (``clip_names``) of clip A and clip B of every item (empty
+    without ``clip_names``).
+    """
     singles = np.concatenate([test[k] for k in range(len(names))])
     labels = np.concatenate([np.full(len(test[k]), k) for k in range(len(names))])
-    pair_classes, forward, reverse, overlay, ids = [], [], [], [], []
+    pair_classes, forward, reverse, overlay, ids, files = [], [], [], [], [], []
     for x, y in eval_pairs:
         for instance in range(instances):
             a, b = (x, y) if rng.random() < 0.5 else (y, x)
-            clip_a, clip_b = test[a][rng.integers(len(test[a]))], test[b][rng.integers(len(test[b]))]
+            index_a, index_b = rng.integers(len(test[a])), rng.integers(len(test[b]))
+            clip_a, clip_b = test[a][index_a], test[b][index_b]
+            if clip_names is not None:
+                files.append((clip_names[a][index_a], clip_names[b][index_b]))
             pair_classes.append((a, b))
             forward.append(compose(clip_a, clip_b, "forward", gap_samples=gap))
             reverse.append(compose(clip_a, clip_b, "reversed", gap_samples=gap))
             overlay.append(compose(clip_a, clip_b, "overlay", level_match=level_match))
             ids.append(f"{names[a]}|{names[b]}#{instance}")
     return ZsteSet(class_names=names, singles=singles, single_labels=labels, pair_classes=np.array(pair_classes),
-                   forward=np.stack(forward), reversed=np.stack(reverse), overlay=np.stack(overlay), pair_ids=ids)
+                   forward=np.stack(forward), reversed=np.stack(reverse), overlay=np.stack(overlay),
+                   pair_ids=ids), files

@@ -17,6 +17,7 @@ from biocl.evaluate.stats import bootstrap_ci, permutation_pvalue
 from biocl.evaluate.zste import ZsteResult
 from biocl.pipelines.audio_temporal.data import PreparedData
 from biocl.pipelines.audio_temporal.evaluation import chance_levels
+from biocl.pipelines.audio_temporal.quality import clip_quality
 from biocl.protocols.base import Protocol
 
 __all__ = ["run_details"]
@@ -27,9 +28,13 @@ _RETRIEVAL = tuple(f"retrieval_{d}_{k}" for d in ("a2t", "t2a") for k in ("r1", 
 
 
 def run_details(protocol: Protocol, prep: PreparedData, before: ZsteResult, after: ZsteResult, *, model: nn.Module,
-                model_path: Path, model_sha256: str, fit: Any, device: str, trainable: dict[str, list[str]]
-                ) -> dict[str, Any]:
+                model_path: Path, model_sha256: str, fit: Any, device: str, trainable: dict[str, list[str]],
+                calibration: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The report material of ``results.json`` (docs/design.md).
+
+    ``calibration`` holds the zero-shot classification entries
+    (:func:`~biocl.pipelines.audio_temporal.quality.zero_shot_calibration`); the data quality
+    is measured here on the clips as read.
 
     Raises
     ------
@@ -57,6 +62,8 @@ def run_details(protocol: Protocol, prep: PreparedData, before: ZsteResult, afte
             "scored once, after training")},
         "subgroups": subgroups,
         "worst_cases": _worst_pairs(after, prep, protocol.evaluate.n_worst_cases),
+        "data_quality": clip_quality(prep.dataset.clips, names, prep.dataset.sample_rate_hz),
+        "calibration": calibration or None,
         "model": {"name": type(model).__name__, "parameters": int(sum(p.numel() for p in model.parameters())),
                   "spec": {**model.spec(), "trainable_per_phase": trainable,
                            "loss": protocol.loss.model_dump(), "logit_scale": float(np.exp(model.log_scale_value()))}},
@@ -155,8 +162,13 @@ def _per_class(name: str, values: np.ndarray, classes: np.ndarray, names: list[s
             name in acceptance.prespecified_subgroups, "metric": name.split(" ")[0], "rows": rows}
 
 
+#: What a worst case's value measures (the report's column title).
+WORST_CASE_METRIC = "task-3 accuracy of the held-out class pair (order of its joins)"
+_MAX_CLIPS_LISTED = 3
+
+
 def _worst_pairs(result: ZsteResult, prep: PreparedData, n: int) -> list[dict[str, Any]]:
-    """Held-out class pairs whose joins were most often misordered (task 3)."""
+    """Held-out class pairs whose joins were most often misordered (task 3), with the clip files joined."""
     names, pairs = prep.class_names, prep.items.pair_classes
     keys = [tuple(sorted(p)) for p in pairs] * 2
     captions = ("A before B", "B before A", "A while B")
@@ -167,5 +179,16 @@ def _worst_pairs(result: ZsteResult, prep: PreparedData, n: int) -> list[dict[st
         wrong = [captions[result.task3_predictions[i]] for i in idx if not correct[idx.index(i)]]
         detail = (f"{int(len(idx) - correct.sum())} of {len(idx)} joins misordered"
                   + (f"; most often chose '{max(set(wrong), key=wrong.count)}'" if wrong else ""))
-        rows.append({"id": f"{names[key[0]]}+{names[key[1]]}", "value": float(correct.mean()), "detail": detail})
+        pair = f"{names[key[0]]}+{names[key[1]]}"
+        rows.append({"id": pair, "value": float(correct.mean()), "metric": WORST_CASE_METRIC,
+                     "higher_is_better": True, "pair": pair, "clips": _pair_clips(prep, idx), "detail": detail})
     return sorted(rows, key=lambda r: (r["value"], r["id"]))[:n]
+
+
+def _pair_clips(prep: PreparedData, joins: list[int]) -> str | None:
+    """The clip files (A + B) of a pair's test items, sorted, at most three listed."""
+    n_items = len(prep.items.pair_ids)
+    files = sorted({prep.item_clips[j % n_items] for j in joins}) if prep.item_clips else []
+    listed = "; ".join(f"{a} + {b}" for a, b in files[:_MAX_CLIPS_LISTED])
+    return (listed + (f" (+{len(files) - _MAX_CLIPS_LISTED} more)" if len(files) > _MAX_CLIPS_LISTED else "")
+            ) or None

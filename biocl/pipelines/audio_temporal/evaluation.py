@@ -12,17 +12,40 @@ from torch import nn
 from biocl.evaluate.zste import CHANCE, ZsteResult, ZsteSet, ZsteTemplates, evaluate_zste
 from biocl.pipelines.audio_temporal.data import PreparedData
 from biocl.protocols.base import Protocol
+from biocl.utils.templates import fill_template
 
 __all__ = ["evaluate_model", "validation_scorer", "chance_levels", "evaluate_saved_model"]
 
 
-def evaluate_model(model: nn.Module, prepared: PreparedData, protocol: Protocol, items: ZsteSet | None = None
-                   ) -> ZsteResult:
-    """Every ZSTE task, CompA-order and retrieval score of ``model`` on ``items`` (default: the test items)."""
+def evaluate_model(model: nn.Module, prepared: PreparedData, protocol: Protocol, items: ZsteSet | None = None,
+                   *, record: dict[str, Any] | None = None) -> ZsteResult:
+    """Every ZSTE task, CompA-order and retrieval score of ``model`` on ``items`` (default: the test items).
+
+    ``record``, when given, receives what task 1 scored, for its calibration without a
+    second pass: ``singles`` (embeddings of ``items.singles``), ``prompts`` (of the class
+    prompts) and ``log_scale``.
+    """
     c, ev = protocol.data.captions, protocol.evaluate
     templates = ZsteTemplates(single=c.single, before=c.before, while_=c.overlap, first=c.first, second=c.second)
-    return evaluate_zste(lambda w: model.embed_audio(w, batch_size=ev.batch_size), model.embed_text,
-                         model.log_scale_value(), prepared.items if items is None else items, templates,
+    items = prepared.items if items is None else items
+    prompts = [fill_template(templates.single, name) for name in items.class_names]
+
+    def embed_audio(waveforms: np.ndarray) -> np.ndarray:
+        out = model.embed_audio(waveforms, batch_size=ev.batch_size)
+        if record is not None and waveforms is items.singles:
+            record["singles"] = out
+        return out
+
+    def embed_text(captions: list[str]) -> np.ndarray:
+        out = model.embed_text(captions)
+        if record is not None and list(captions) == prompts:
+            record["prompts"] = out
+        return out
+
+    log_scale = model.log_scale_value()
+    if record is not None:
+        record["log_scale"] = float(log_scale)
+    return evaluate_zste(embed_audio, embed_text, log_scale, items, templates,
                          n_task4_candidates=ev.n_task4_candidates, seed=protocol.seed)
 
 

@@ -43,6 +43,7 @@ from biocl.pipelines.audio_temporal.batches import PhaseBatches
 from biocl.pipelines.audio_temporal.data import PreparedData, prepare_data
 from biocl.pipelines.audio_temporal.details import run_details
 from biocl.pipelines.audio_temporal.evaluation import chance_levels, evaluate_model, validation_scorer
+from biocl.pipelines.audio_temporal.quality import zero_shot_calibration
 from biocl.pipelines.audio_temporal.training import Trainee, build_model, check_vocabulary, phase_specs
 from biocl.pipelines.runs import PipelineResult, RunContext
 from biocl.protocols.base import Protocol
@@ -63,21 +64,24 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     specs = phase_specs(protocol, trainee, PhaseBatches(model, prepared, protocol), validate)
     trainer = Trainer(trainee, protocol.train, run=context, seed=protocol.seed)
     trained_before_posttraining = any(s.phase.name == "pretrain" and s.phase.epochs > 0 for s in specs)
-    before, start = (None, None) if trained_before_posttraining else (evaluate_model(model, prepared, protocol),
-                                                                      copy.deepcopy(model))
+    scored_before: dict[str, Any] = {}
+    before, start = (None, None) if trained_before_posttraining else (
+        evaluate_model(model, prepared, protocol, record=scored_before), copy.deepcopy(model))
     fit = trainer.fit(specs)
     if before is None:
         final_state = {k: v.detach().clone() for k, v in trainee.state_dict().items()}
         load_weights(trainee, fit.best["pretrain"])
-        before, start = evaluate_model(model, prepared, protocol), copy.deepcopy(model)
+        before, start = evaluate_model(model, prepared, protocol, record=scored_before), copy.deepcopy(model)
         trainee.load_state_dict(final_state)
     # The test items are scored here, once, after every choice was made on validation.
-    after = evaluate_model(model, prepared, protocol)
+    scored_after: dict[str, Any] = {}
+    after = evaluate_model(model, prepared, protocol, record=scored_after)
     model_dir = context.run_dir / "model"
     sha = model.save(model_dir) if context.is_main else ""
     details = run_details(protocol, prepared, before, after, model=model, model_path=model_dir / "model.safetensors",
                           model_sha256=sha, fit=fit, device=trainer.device.type,
-                          trainable={s.phase.name: s.phase.trainable or ["(all)"] for s in specs})
+                          trainable={s.phase.name: s.phase.trainable or ["(all)"] for s in specs},
+                          calibration=_calibration(prepared, scored_before, scored_after))
     # Keyed like the run's metrics: what each baseline scores on zste_task3_after and the rest.
     baselines = {"before_post_training": {f"{k}_after": v for k, v in before.metrics.items()},
                  "chance": {f"{k}_after": v for k, v in chance_levels(prepared, protocol).items()}}
@@ -149,6 +153,17 @@ def _baseline_details(result: ZsteResult, after: ZsteResult, fit: Any) -> dict[s
             "model_minus_baseline": {m: after.metrics[m] - result.metrics[m] for m in result.metrics},
             "phases": [{k: r[k] for k in r if k in ("phase", "epoch", "train_loss") or k.startswith("val_")}
                        for r in fit.history]}
+
+
+def _calibration(prepared: PreparedData, scored_before: dict[str, Any], scored_after: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+    """Zero-shot classification's calibration after and before post-training, from the scored embeddings."""
+    out = []
+    for when, scored in (("after post-training", scored_after), ("before post-training", scored_before)):
+        if {"singles", "prompts", "log_scale"} <= set(scored):
+            out.append(zero_shot_calibration(scored["singles"], scored["prompts"], scored["log_scale"],
+                                             prepared.items, name=f"zero-shot classification (task 1), {when}"))
+    return out
 
 
 def _model_and_data(protocol: Protocol, context: RunContext) -> tuple[nn.Module, PreparedData]:

@@ -24,6 +24,7 @@ import torch
 
 from biocl.utils.console import info
 from biocl.data.meg.splits import SPLITS, block_splits, sentence_blocks
+from biocl.pipelines.brain_speech.quality import recording_quality
 from biocl.data.meg.windows import (PreparedRecording, WindowConfig, WindowTable, batch_arrays, build_windows,
                                     fit_scalers, prepare_recording)
 from biocl.utils.errors import BioclError
@@ -52,6 +53,7 @@ class BrainSpeechData:
     simulation: Any = None
     counts: dict[str, int] = field(default_factory=dict)
     blocks: dict[str, str] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def rows(self, split: str, *, heldout: bool = False) -> np.ndarray:
         """Rows of ``split`` from training subjects (or from held-out subjects)."""
@@ -217,6 +219,10 @@ def prepare_data(protocol: Protocol, cache_dir: Path) -> BrainSpeechData:
         exclusions["recordings without training windows (no scaler)"] = len(unfit)
         for split in SPLITS:
             tables[split] = tables[split].subset(~np.isin(tables[split].recording, unfit))
+    # Measured before training, on the recordings as read and as preprocessed (bounded cost).
+    quality = recording_quality(recordings, prepared, config,
+                                [tables["train"].brain_start[tables["train"].recording == r]
+                                 for r in range(len(prepared))])
     subjects = sorted({rec.subject for rec in prepared})
     heldout = [str(s) for s in data.heldout_subjects]
     missing = [s for s in heldout if s not in subjects]
@@ -232,7 +238,8 @@ def prepare_data(protocol: Protocol, cache_dir: Path) -> BrainSpeechData:
     out = BrainSpeechData(recordings=prepared, tables=tables, sounds=sounds, speech=speech, silence=silence,
                           config=config, subject_index={s: i for i, s in enumerate(training_subjects)},
                           heldout=heldout, splits=splits, exclusions=exclusions, provenance=provenance,
-                          feature_stats=stats, simulation=simulation, blocks=blocks)
+                          feature_stats=stats, simulation=simulation, blocks=blocks,
+                          quality=quality)
     out.counts = {"subjects": len(subjects), "recordings": len(prepared), "word events": n_events,
                   "sentences": len(set(splits)), "sentence blocks": len(set(blocks.values())),
                   "stimulus files": len(sounds)}

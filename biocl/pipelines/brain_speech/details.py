@@ -1,8 +1,9 @@
 """The report material of a brain-to-speech run (``results.json``; see docs/design.md).
 
 Flow, exclusions, the sentence splits' disjointness (checked), per-subject subgroups (and
-held-out subjects), the worst sentences, the model card, the checkpoint, the permutation
-test and the figures.
+held-out subjects), the worst sentences, the input's data quality
+(:mod:`~biocl.pipelines.brain_speech.quality`), the word-level calibration, the model card,
+the checkpoint, the permutation test and the figures.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def run_details(protocol: Protocol, bundle: BrainSpeechData, net: nn.Module, res
             "sentence of another split.")},
         "subgroups": subgroups,
         "worst_cases": evaluation.worst_sentences(bundle, result["rows"], correct, protocol.evaluate.worst_cases),
+        "data_quality": bundle.quality or None,
+        "calibration": result["calibration"],
         "model": {"name": "simple_conv", "parameters": int(sum(p.numel() for p in net.parameters())),
                   "spec": {**protocol.model.model_dump(mode="json"), "output_dim": encoder.output_dim,
                            "n_subjects": encoder.n_subjects,

@@ -37,7 +37,7 @@ from biocl.pipelines.brain_speech.data import BrainSpeechData
 __all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
            "oracle_window_scores", "fit_temperature", "TEMPERATURE_GRID", "choose_scoring",
            "oracle_temperature", "identification", "permutation_test", "subject_rows", "subject_table",
-           "worst_sentences", "top_k_series"]
+           "worst_sentences", "WORST_CASE_METRIC", "word_probabilities", "word_calibration", "top_k_series"]
 
 Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
 
@@ -304,19 +304,98 @@ def subject_table(subjects: np.ndarray, correct: np.ndarray, seed: int, resample
     return out
 
 
+#: What a worst case's value measures (the report's column title).
+WORST_CASE_METRIC = "top-10 segment accuracy over the sentence's test windows"
+
+
 def worst_sentences(bundle: BrainSpeechData, rows: np.ndarray, correct: np.ndarray, count: int
                     ) -> list[dict[str, Any]]:
-    """The test sentences decoded worst (top-k over all their windows)."""
+    """The test sentences decoded worst (top-k over all their windows), with what a reader looks up.
+
+    Returns
+    -------
+    list of dict
+        ``id`` (the sentence id), ``value`` (its accuracy), ``metric``, ``higher_is_better``,
+        ``sentence`` (its text), ``subject`` (the subject decoded worst on it), ``word`` (the
+        word missed most often) and ``detail``.
+    """
     table = bundle.tables["test"]
     text = {e.sentence_id: e.sentence for rec in bundle.recordings for e in rec.events}
     sentences = table.sentence[rows]
+    subjects = subject_rows(bundle, "test", rows)
+    words = table.word[rows]
     rates = []
     for sentence in sorted(set(sentences.tolist())):
-        hits = correct[sentences == sentence]
-        rates.append((float(hits.mean()), sentence, int(hits.size)))
-    rates.sort()
-    return [{"id": sentence, "value": rate,
-             "detail": f"{n} windows; \"{text.get(sentence, '')[:80]}\""} for rate, sentence, n in rates[:count]]
+        mine = sentences == sentence
+        rates.append((float(correct[mine].mean()), sentence, mine))
+    rates.sort(key=lambda rate: (rate[0], rate[1]))
+    out = []
+    for rate, sentence, mine in rates[:count]:
+        by_subject = {s: float(correct[mine & (subjects == s)].mean()) for s in sorted(set(subjects[mine].tolist()))}
+        worst_subject = min(by_subject, key=lambda s: (by_subject[s], s))
+        missed = words[mine & ~correct.astype(bool)].tolist()
+        worst_word = max(sorted(set(missed)), key=missed.count) if missed else None
+        out.append({"id": sentence, "value": rate, "metric": WORST_CASE_METRIC, "higher_is_better": True,
+                    "sentence": f"\"{text.get(sentence, '')[:80]}\"", "subject": f"sub-{worst_subject}",
+                    "word": worst_word,
+                    "detail": f"{int(mine.sum())} windows of {len(by_subject)} subject(s); sub-{worst_subject} "
+                              f"at {by_subject[worst_subject]:.2f}"
+                              + (f"; \"{worst_word}\" missed {missed.count(worst_word)} time(s)" if missed else "")})
+    return out
+
+
+def word_probabilities(scores: np.ndarray, words: np.ndarray, temperature: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of the candidate words: the softmax of ``scores / temperature`` summed per word.
+
+    The same probabilities as the word-level metric (:func:`biocl.evaluate.retrieval.word_top_k`
+    at the validation-chosen ``temperature``).
+
+    Returns
+    -------
+    probabilities : array (n, n_words)
+        Rows sum to 1.
+    column_word : array (m,)
+        The word (column of ``probabilities``) of each candidate segment.
+    """
+    _, column_word = np.unique(np.asarray(words, dtype=object).astype(str), return_inverse=True)
+    logits = np.asarray(scores, dtype=np.float64) / temperature
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    word_probs = np.zeros((probs.shape[0], int(column_word.max()) + 1 if column_word.size else 0))
+    np.add.at(word_probs.T, column_word, probs.T)
+    return word_probs, column_word
+
+
+def word_calibration(scores: np.ndarray, true_index: np.ndarray, words: np.ndarray, temperature: float,
+                     name: str = "word-level identification (deep model)") -> dict[str, Any]:
+    """A ``results["calibration"]`` entry: the top word's probability and whether it is the heard word.
+
+    Parameters
+    ----------
+    scores : array (n, m)
+        The test windows' scores against the test candidates (already scored for the metrics).
+    true_index : array (n,)
+        Each window's true candidate column.
+    words : array (m,)
+        The word of each candidate.
+    temperature : float
+        The softmax temperature the word-level metric uses (fitted on validation).
+    name : str
+        The entry's name in the report.
+
+    Returns
+    -------
+    dict
+        ``name``, ``confidence`` (list of float in [0, 1]), ``correct`` (list of 0/1) and
+        ``temperature``.
+    """
+    word_probs, column_word = word_probabilities(scores, words, temperature)
+    top = word_probs.argmax(axis=1)
+    confidence = word_probs[np.arange(top.size), top]
+    correct = top == column_word[np.asarray(true_index, dtype=np.int64)]
+    return {"name": name, "confidence": np.clip(confidence, 0.0, 1.0).round(6).tolist(),
+            "correct": correct.astype(int).tolist(), "temperature": float(temperature)}
 
 
 def top_k_series(ranks: np.ndarray, max_k: int) -> list[float]:

@@ -152,7 +152,9 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     -------
     dict
         ``metrics``, ``baselines``, and what the report needs (``ranks``, ``correct``,
-        ``subjects``, ``rows``, ``n_candidates``, ``curves``, ``permutation_test``).
+        ``subjects``, ``rows``, ``n_candidates``, ``curves``, ``permutation_test``, and
+        ``calibration``: the deep model's top-word probabilities on the test windows already
+        scored, at the word metric's temperature).
     """
     ev, normalize = protocol.evaluate, protocol.loss.normalize
     bf16 = protocol.train.bf16 and device.type == "cuda"
@@ -174,7 +176,9 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
                     "n_candidates": float(len(words)), "n_test_windows": float(rows.size)})
     out: dict[str, Any] = {"metrics": metrics, "baselines": {}, "ranks": ranks, "rows": rows,
                            "curves": {"deep model": evaluation.top_k_series(ranks, ev.curve_max_k)},
-                           "n_candidates": len(words), "scoring": scoring}
+                           "n_candidates": len(words), "scoring": scoring,
+                           "calibration": [evaluation.word_calibration(scores, true_index, words,
+                                                                       deep["temperature"])]}
     if held.size:
         held_scores = evaluation.score_windows(predict, bundle, "test", held, candidates, normalize=normalize,
                                                batch_size=ev.batch_size, device=device, rule=deep["rule"])

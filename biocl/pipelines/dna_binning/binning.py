@@ -14,7 +14,8 @@ pipeline, where a labelled calibration set exists; a user may also pass a thresh
 
 The output folder (bins, ``clusters.tsv``, bioboxes, the unbinned sequences) is written and
 read by :mod:`biocl.data.dna.bins`; ``summary.json`` beside it holds the counts, threshold
-and settings.
+and settings, and the input's length and GC distributions (``data_quality``,
+:mod:`biocl.pipelines.dna_binning.quality`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from biocl.evaluate.amber import amber_metrics, binning_ari, match_bins
 from biocl.evaluate.binning import bin_embeddings
 from biocl.evaluate.binning_threshold import halves_threshold, silhouette_threshold
 from biocl.pipelines.dna_binning.coverage import CoverageOptions, coverage_view, load_coverage
+from biocl.pipelines.dna_binning.quality import sequence_quality
 from biocl.pipelines.dna_binning.training import SelfTraining
 from biocl.pipelines.dna_binning.views import fuse_views
 from biocl.utils.docs import fill_doc
@@ -152,6 +154,8 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
                                "n_sequences": len(records), "n_too_short": int((~long_enough).sum()),
                                "min_length_bp": min_length_bp, "ambiguous_bases_masked": stats.n_ambiguous_bases_masked,
                                "min_fasta_bp": min_fasta_bp, "threads": threads, "coverage": None}
+    # What the input holds, measured before any training (every record, too short ones included).
+    summary["data_quality"] = sequence_quality([r.seq for r in records], what="input sequences")
     # Coverage is read before the expensive work, so a bad BAM or table fails at once.
     cov_features = None
     if coverage.given:

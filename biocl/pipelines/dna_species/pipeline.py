@@ -39,6 +39,7 @@ __all__ = ["run", "split_species", "load_genomes"]
 def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     """Run the ``dna_species`` pipeline; see the module docstring."""
     from biocl.utils.console import info
+    from biocl.pipelines.dna_species.quality import contig_quality
     from biocl.pipelines.dna_species.scoring import assemble_result, score_all
     from biocl.pipelines.dna_species.training import ContrastiveDnaModel, build_phase_specs
     from biocl.train import Trainer, select_device
@@ -77,6 +78,9 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     cal_set = _contig_set(protocol, catalogue, split["calibration"], data_dir / "calibration_contigs.fa",
                           seed=protocol.seed + 2)
 
+    # Measured on the scored contigs as read, before any training.
+    data_quality = contig_quality(eval_set, what="test contigs" if scored == "eval" else "scored validation contigs")
+
     # The encoder and its head draw their initial weights from the protocol's seed alone.
     with seeded(protocol.seed):
         encoder = _build_encoder(protocol)
@@ -110,7 +114,8 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     provenance["scored_split"] = "test" if scored == "eval" else "validation"
     return assemble_result(protocol, scores, data=provenance, flow=flow, exclusions=exclusions,
                            disjointness=disjointness, model=_model_card(protocol, encoder, specs, fit),
-                           checkpoint=checkpoint, device=device.type, validation=_validation_record(fit))
+                           checkpoint=checkpoint, device=device.type, validation=_validation_record(fit),
+                           data_quality=data_quality)
 
 
 def _validation_scorer(protocol: Protocol, val_set: dict[str, Any], device: Any) -> Any:

@@ -235,7 +235,7 @@ def score_all(protocol: Protocol, encoder: Any, eval_set: dict, cal_set: dict, *
 
 def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, flow: list, exclusions: list,
                     disjointness: dict, model: dict, checkpoint: dict, device: str,
-                    validation: dict | None = None) -> PipelineResult:
+                    validation: dict | None = None, data_quality: dict | None = None) -> PipelineResult:
     """The :class:`PipelineResult`: metrics, baselines, the ARI's CI over species and the report's details.
 
     The unit values are each species' mean per-sequence ARI contribution weighted by its
@@ -243,6 +243,7 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
     bootstrap over species (:func:`species_bootstrap_ari`), supplied as ``primary_ci``.
     """
     from biocl.evaluate.stats import permutation_pvalue
+    from biocl.pipelines.dna_species.quality import CALIBRATION_NOT_APPLICABLE, worst_species
     from sklearn.metrics import adjusted_rand_score
 
     features, eval_set = scores["features"], scores["eval_set"]
@@ -263,15 +264,14 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
     f1_ci = _species_f1_bootstrap(trained["bins"]["kmedoid"], species, match, seed=protocol.seed)
     rows = [{"group": s, "value": float(f), "ci95": list(f1_ci[s]), "n": int((species == s).sum())}
             for s, f in zip(match.species, match.f1)]
-    worst = sorted(zip(match.species, match.f1, match.precision, match.recall), key=lambda t: t[1])[:3]
     details = {
         "flow": flow, "exclusions": exclusions, "disjointness": disjointness,
         "subgroups": [{"name": "species", "prespecified": "species" in protocol.acceptance.prespecified_subgroups,
                        "metric": "binning F1 (K-medoid, trained encoder; CI: bootstrap over sequences)",
                        "rows": rows}],
-        "worst_cases": [{"id": s, "value": float(f),
-                         "detail": f"binning F1 {f:.2f} (precision {p:.2f}, recall {r:.2f}) over "
-                                   f"{int((species == s).sum())} contigs"} for s, f, p, r in worst],
+        "worst_cases": worst_species(match, trained["bins"]["kmedoid"], eval_set),
+        "data_quality": data_quality,
+        "calibration": CALIBRATION_NOT_APPLICABLE,
         "model": model, "checkpoint": checkpoint,
         "permutation_test": {"metric": "ari (species labels shuffled, K-means clusters fixed)",
                              "observed": float(observed), "p_value": p_value, "n_permutations": ev.n_permutations},

@@ -190,6 +190,46 @@ def test_report_material_has_the_design_shapes(tiny_run: tuple[Path, dict, list[
     assert all({"id", "value", "detail"} <= set(w) for w in results["worst_cases"])
 
 
+def test_data_quality_calibration_and_worst_pairs_are_reported(tiny_run: tuple[Path, dict, list[str]]) -> None:
+    from biocl.report.quality import calibration_summary
+
+    _, results, _ = tiny_run
+    quality = results["data_quality"]
+    rows = quality["tables"][0]["rows"]
+    # 4 classes x 6 simulated clips of 0.25 s, read at 8 kHz; the levels are real (not silent, not above 0 dBFS).
+    assert [row[1] for row in rows] == [6, 6, 6, 6] and quality["counts"]["clips"] == 24
+    assert all(row[3] == pytest.approx(0.25, abs=1e-3) for row in rows)
+    assert all(-60.0 < row[5] <= row[6] <= row[7] <= 0.0 for row in rows)
+    assert [f["kind"] for f in quality["figures"]] == ["grouped_bar", "grouped_bar"]
+    entries = results["calibration"]
+    assert [e["name"] for e in entries] == ["zero-shot classification (task 1), after post-training",
+                                            "zero-shot classification (task 1), before post-training"]
+    after = entries[0]
+    n_single = round(results["metrics"]["zste_task1_after"] * len(after["correct"]))
+    # The top class's softmax probability over 4 classes is at least 1/4; correct is the scored task 1.
+    assert all(0.25 - 1e-9 <= c <= 1.0 for c in after["confidence"])
+    assert sum(after["correct"]) == n_single
+    assert np.mean(after["correct"]) == pytest.approx(results["metrics"]["zste_task1_after"])
+    assert after["logit_scale"] == pytest.approx(results["metrics"]["logit_scale_after"])
+    assert 0.0 <= calibration_summary(after["confidence"], after["correct"])["ece"] <= 1.0
+    for case in results["worst_cases"]:
+        assert case["metric"] and case["higher_is_better"] is True
+        assert case["pair"] == case["id"] and "+" in case["pair"]
+        assert all(name.endswith(".wav") for join in case["clips"].split("; ") for name in join.split(" + "))
+
+
+def test_a_tiny_run_reports_its_data_quality_calibration_and_worst_cases(tiny_run: tuple[Path, dict, list[str]]
+                                                                          ) -> None:
+    from biocl.report import build_report
+
+    run_dir, _, _ = tiny_run
+    written = build_report(run_dir, formats=("json",))
+    sections = {s["id"]: s for s in json.loads(written["json"].read_text())["sections"]}
+    for name in ("data_quality", "calibration", "worst_cases"):
+        assert sections[name]["status"] == "reported", name
+    assert "not reported" not in json.dumps(sections["data_quality"])
+
+
 def test_same_protocol_same_results(tiny_run: tuple[Path, dict, list[str]], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _, first, _ = tiny_run

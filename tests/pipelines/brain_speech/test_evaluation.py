@@ -131,3 +131,29 @@ def test_ridge_predictions_leave_out_the_intercept():
     out = predict({"brain": torch.randn(5, channels, times)}, rows)
     assert out.shape == (5, features, times)
     assert torch.count_nonzero(out) == 0
+
+
+def test_word_calibration_is_the_word_metrics_softmax_at_its_temperature():
+    from biocl.evaluate.retrieval import word_top_k
+    from biocl.pipelines.brain_speech.evaluation import word_calibration
+
+    rng = np.random.default_rng(3)
+    scores, true = _scores(rng, n=80, m=24, signal=2.0)
+    words = np.array([f"w{j % 9}" for j in range(24)], dtype=object)  # 9 words, several segments each
+    temperature = 0.7
+    entry = word_calibration(scores, true, words, temperature)
+    # By hand: softmax over segments at the temperature, summed per word; the top word's probability.
+    logits = scores / temperature
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    names = sorted(set(words))
+    word_probs = np.stack([probs[:, words == w].sum(axis=1) for w in names], axis=1)
+    assert entry["confidence"] == pytest.approx(word_probs.max(axis=1).tolist(), abs=1e-6)
+    assert entry["correct"] == word_top_k(scores / temperature, true, words, k=1).astype(int).tolist()
+    assert all(1 / 9 - 1e-9 <= c <= 1 for c in entry["confidence"]) and set(entry["correct"]) <= {0, 1}
+    # A decoder's score scale is absorbed by its fitted temperature: the same probabilities.
+    assert word_calibration(10 * scores, true, words, 10 * temperature)["confidence"] == pytest.approx(
+        entry["confidence"], abs=1e-6)
+    # A higher temperature flattens the softmax: the mean confidence drops.
+    assert np.mean(word_calibration(scores, true, words, 5 * temperature)["confidence"]) < np.mean(
+        entry["confidence"])

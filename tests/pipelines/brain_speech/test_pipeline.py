@@ -106,6 +106,43 @@ def test_end_to_end_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
     assert again["metrics"] == metrics
 
 
+def test_data_quality_calibration_and_worst_cases_on_tiny_bids(tiny_bids: Path, tmp_path: Path):
+    from biocl.report.quality import calibration_summary
+
+    protocol = load_protocol(QUICK, TINY + [f"data.bids_root={tiny_bids}", "evaluate.word_k=1", "evaluate.ridge=false"])
+    _, results = run_protocol(protocol, tmp_path / "run", report=False)
+    quality = results["data_quality"]
+    layout, before, after, evoked = quality["figures"]
+    assert layout["kind"] == "scatter" and len(layout["x"]) == len(CHANNELS) and set(layout["labels"]) == {"good"}
+    assert all(0.0 <= v <= 1.0 for v in layout["x"] + layout["y"])
+    # Welch spectra of the EEG: as recorded up to the file's Nyquist, after preprocessing up to 60 Hz.
+    assert set(before["series"]) == set(after["series"]) == {"eeg"}
+    assert before["x"][-1] == pytest.approx(SFREQ / 2) and after["x"][-1] == pytest.approx(60.0, abs=0.2)
+    # 2 uV noise: about 1e-12 V^2/Hz raw, so a log power far below 0 (positive power, finite log).
+    assert all(-16 < v < -9 for v in before["series"]["eeg"])
+    assert np.all(np.isfinite(after["series"]["eeg"]))
+    assert evoked["x"][0] == pytest.approx(-0.5) and evoked["x"][-1] == pytest.approx(2.5)
+    assert all(v >= 0 for v in evoked["series"]["eeg"])
+    counts = quality["counts"]
+    assert counts["recordings"] == 2 and counts["bad_channels"] == 0 and counts["clamp_bound"] == 20.0
+    assert 0 <= counts["clamped_samples"] <= counts["samples_checked"] and counts["samples_checked"] > 0
+    assert [row[0] for row in quality["tables"][0]["rows"]] == ["sub-01", "sub-02"]
+    (entry,) = results["calibration"]
+    n_windows = int(results["metrics"]["n_test_windows"])
+    assert len(entry["confidence"]) == len(entry["correct"]) == n_windows
+    # The top word of the word metric's own softmax: its hit rate is word-level top-1.
+    assert np.mean(entry["correct"]) == pytest.approx(results["metrics"]["word_top1"])
+    assert entry["temperature"] == pytest.approx(results["metrics"]["word_temperature"])
+    assert all(1 / len(VOCAB) - 1e-9 <= c <= 1.0 for c in entry["confidence"])
+    assert 0.0 <= calibration_summary(entry["confidence"], entry["correct"])["ece"] <= 1.0
+    events = [tiny_bids / f"sub-{sub}" / "eeg" / f"sub-{sub}_task-listen_events.tsv" for sub in ("01", "02")]
+    sentences = {line.split("\t")[3] for path in events for line in path.read_text().splitlines()[1:]}
+    for case in results["worst_cases"]:
+        assert case["metric"] and case["higher_is_better"] is True and 0.0 <= case["value"] <= 1.0
+        assert case["subject"] in ("sub-01", "sub-02") and case["sentence"].strip('"') in sentences
+        assert case["word"] is None or case["word"] in VOCAB
+
+
 def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BIOCL_CACHE", str(tmp_path / "cache"))
     tiny = [item for item in TINY if not item.startswith("data.source")]
@@ -117,6 +154,10 @@ def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest
     assert set(results["baselines"]) == {"chance", "ridge", "oracle"}
     assert results["data"]["simulated"] is True and "SIMULATED" in results["data"]["description"]
     assert results["baselines"]["oracle"]["top10"] > results["baselines"]["chance"]["top10"]
+    # The simulator marks one bad channel per recording in channels.tsv: the layout shows it.
+    quality = results["data_quality"]
+    assert quality["counts"]["bad_channels"] == 2 and quality["figures"][0]["labels"].count("bad") == 1
+    assert all(row[4] != "none" for row in quality["tables"][0]["rows"])
     # A second run reads the simulation back from the cache instead of simulating again.
     protocol = load_protocol(QUICK, overrides)
     _, again = run_protocol(protocol, tmp_path / "again", report=False)

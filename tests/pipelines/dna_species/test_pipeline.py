@@ -88,6 +88,7 @@ def test_tiny_run_reports_every_metric_baseline_and_detail(tmp_path: Path) -> No
     assert len(results["checkpoint"]["sha256"]) == 64 and Path(results["checkpoint"]["path"]).is_file()
     assert 0 < results["permutation_test"]["p_value"] <= 1
     assert results["device"] == "cpu" and results["model"]["parameters"] > 0
+    _check_quality_calibration_and_worst_cases(results, run_dir / "data" / "eval_contigs.fa")
 
     # Same seed, same numbers.
     _, again = run_protocol(protocol, tmp_path / "again", report=False)
@@ -129,3 +130,38 @@ def test_protocols_validate() -> None:
     paper = load_protocol(REPO / "protocols" / "dna_species_paper.yaml")
     assert paper.model.encoder == "pretrained" and paper.loss.tau == 0.05 and paper.train.batch_size == 48
     assert paper.model.trust_remote_code is False
+
+
+def _check_quality_calibration_and_worst_cases(results: dict, contigs_fasta: Path) -> None:
+    """Data quality of the test contigs as sampled, calibration said not to apply, worst species with contigs."""
+    counts = results["data_quality"]["counts"]
+    # Two test species x two strains x 14 contigs of 2.5-3.5 kb.
+    assert counts["n_sequences"] == 56 and counts["n_species"] == 2
+    assert 2_500 <= counts["min_length_bp"] <= counts["n50_bp"] <= counts["max_length_bp"] <= 3_500
+    assert 0.0 < counts["gc_mean"] < 1.0
+    lengths, gc = results["data_quality"]["figures"]
+    assert len(lengths["values"]) == 56 and all(0.0 <= v <= 1.0 for v in gc["values"])
+    assert results["calibration"].startswith("not applicable: ")
+    headers = {line[1:].split()[0] for line in contigs_fasta.read_text().splitlines() if line.startswith(">")}
+    for case in results["worst_cases"]:
+        assert case["metric"].startswith("binning F1") and case["higher_is_better"] is True
+        assert case["species"] == case["id"] and 0.0 <= case["value"] <= 1.0
+        listed = (case["contig"] or "").split(" (+")[0]
+        # Each listed contig is a record of the test contig FASTA a reader can look up.
+        assert not listed or set(listed.split(", ")) <= headers
+
+
+def test_worst_species_list_the_contigs_outside_their_matched_bin() -> None:
+    from biocl.data.dna.fasta import SequenceRecord
+    from biocl.evaluate.amber import match_bins
+    from biocl.pipelines.dna_species.quality import worst_species
+
+    species = ["a"] * 4 + ["b"] * 4
+    bins = np.array([0, 0, 0, 1, 1, 1, 1, -1])
+    records = [SequenceRecord(id=f"contig_{i}", seq="ACGT", length_bp=4) for i in range(8)]
+    cases = worst_species(match_bins(bins, species), bins, {"records": records, "species": species})
+    by_species = {case["species"]: case for case in cases}
+    # a: bin 0 holds 3 of its 4 contigs (contig_3 went to b's bin); b: bin 1 holds 3 of 4 (contig_7 unbinned).
+    assert by_species["a"]["contig"] == "contig_3" and by_species["b"]["contig"] == "contig_7"
+    assert [case["value"] for case in cases] == sorted(case["value"] for case in cases)
+    assert all(case["higher_is_better"] is True and "outside its matched bin" in case["detail"] for case in cases)
