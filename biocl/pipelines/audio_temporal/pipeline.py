@@ -91,9 +91,22 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
         baselines["teminal_a_only"] = {f"{k}_after": v for k, v in reference[0].metrics.items()}
         details["teminal_a_only"] = _baseline_details(reference[0], after, reference[1])
     units, weights, unit_ids = class_pair_units(after.per_item["task3"], prepared)
+    # The baselines' task 3 over the same class pairs, resampled as the primary endpoint is.
+    scored = {"before_post_training": before, **({"teminal_a_only": reference[0]} if reference is not None else {})}
+    details["metric_intervals"] = {name: {"zste_task3_after": _pair_interval(result, prepared, protocol)}
+                                   for name, result in scored.items()}
     return PipelineResult(metrics=_metrics(before, after, model), baselines=baselines, data=_provenance(prepared),
                           primary_unit_values=units, primary_unit_weights=weights, primary_unit_ids=unit_ids,
                           details=details)
+
+
+def _pair_interval(result: Any, prepared: PreparedData, protocol: Protocol) -> list[float]:
+    from biocl.evaluate.stats import unit_interval
+
+    values, weights, _ = class_pair_units(result.per_item["task3"], prepared)
+    (low, high), _ = unit_interval(np.asarray(values), weights=np.asarray(weights),
+                                   n_resamples=protocol.acceptance.ci_resamples, seed=protocol.acceptance.ci_seed)
+    return [low, high]
 
 
 def class_pair_units(task3: np.ndarray, prepared: PreparedData) -> tuple[list[float], list[float], list[str]]:

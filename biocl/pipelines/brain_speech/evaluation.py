@@ -37,7 +37,7 @@ from biocl.pipelines.brain_speech.data import BrainSpeechData
 __all__ = ["Predictor", "candidate_matrix", "score_windows", "model_predictor", "fit_ridge", "ridge_predictor",
            "oracle_window_scores", "fit_temperature", "TEMPERATURE_GRID", "choose_scoring",
            "oracle_temperature", "identification", "permutation_test", "subject_rows", "subject_table",
-           "worst_sentences", "WORST_CASE_METRIC", "word_probabilities", "word_calibration", "top_k_series"]
+           "subject_interval", "worst_sentences", "WORST_CASE_METRIC", "word_probabilities", "word_calibration", "top_k_series"]
 
 Predictor = Callable[[dict[str, torch.Tensor], np.ndarray], torch.Tensor]
 
@@ -302,6 +302,22 @@ def subject_table(subjects: np.ndarray, correct: np.ndarray, seed: int, resample
         low, high = bootstrap_ci(hits, n_resamples=resamples, seed=seed)
         out.append({"group": f"sub-{subject}", "value": float(hits.mean()), "ci95": [low, high], "n": int(hits.size)})
     return out
+
+
+def subject_interval(subjects: np.ndarray, correct: np.ndarray, acceptance: Any) -> list[float]:
+    """A decoder's top-k interval over subjects, made as the primary endpoint's is (for a baseline's row).
+
+    Per-subject accuracies weighted by their windows, resampled by
+    :func:`~biocl.evaluate.stats.unit_interval` with the protocol's resamples and seed.
+    """
+    from biocl.evaluate.stats import unit_interval
+
+    names = sorted(set(subjects.tolist()))
+    values = [float(correct[subjects == name].mean()) for name in names]
+    weights = [float((subjects == name).sum()) for name in names]
+    (low, high), _ = unit_interval(np.asarray(values), weights=np.asarray(weights),
+                                   n_resamples=acceptance.ci_resamples, seed=acceptance.ci_seed)
+    return [low, high]
 
 
 #: What a worst case's value measures (the report's column title).

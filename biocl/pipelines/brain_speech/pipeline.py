@@ -151,7 +151,7 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     Returns
     -------
     dict
-        ``metrics``, ``baselines``, and what the report needs (``ranks``, ``correct``,
+        ``metrics``, ``baselines``, and what the report needs (``ranks`` and ``baseline_ranks``, ``correct``,
         ``subjects``, ``rows``, ``n_candidates``, ``curves``, ``permutation_test``, and
         ``calibration``: the deep model's top-word probabilities on the test windows already
         scored, at the word metric's temperature).
@@ -174,7 +174,7 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
     metrics, ranks = evaluation.identification(scores, true_index, words, ks, ev.word_k, deep["temperature"])
     metrics.update({"chance_top1": 1.0 / len(words), f"chance_top{k_main}": min(k_main, len(words)) / len(words),
                     "n_candidates": float(len(words)), "n_test_windows": float(rows.size)})
-    out: dict[str, Any] = {"metrics": metrics, "baselines": {}, "ranks": ranks, "rows": rows,
+    out: dict[str, Any] = {"metrics": metrics, "baselines": {}, "baseline_ranks": {}, "ranks": ranks, "rows": rows,
                            "curves": {"deep model": evaluation.top_k_series(ranks, ev.curve_max_k)},
                            "n_candidates": len(words), "scoring": scoring,
                            "calibration": [evaluation.word_calibration(scores, true_index, words,
@@ -204,6 +204,7 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
                                                 device=torch.device("cpu"), rule=ridge["rule"])
         out["baselines"]["ridge"], ridge_ranks = evaluation.identification(ridge_scores, true_index, words, ks,
                                                                            ev.word_k, ridge["temperature"])
+        out["baseline_ranks"]["ridge"] = ridge_ranks
         out["curves"]["ridge"] = evaluation.top_k_series(ridge_ranks, ev.curve_max_k)
     if with_baselines and ev.oracle and bundle.simulation is not None:
         info("scoring the oracle")
@@ -211,6 +212,7 @@ def evaluate(protocol: Protocol, bundle: BrainSpeechData, net: BrainSpeechNet, d
         oracle_t = evaluation.oracle_temperature(bundle)
         out["baselines"]["oracle"], oracle_ranks = evaluation.identification(oracle, true_index, words, ks,
                                                                              ev.word_k, oracle_t)
+        out["baseline_ranks"]["oracle"] = oracle_ranks
         out["curves"]["oracle"] = evaluation.top_k_series(oracle_ranks, ev.curve_max_k)
     return out
 
@@ -241,6 +243,9 @@ def run(protocol: Protocol, context: RunContext) -> PipelineResult:
     subjects = evaluation.subject_rows(bundle, "test", rows)
     per_subject = evaluation.subject_table(subjects, correct, protocol.acceptance.ci_seed, protocol.acceptance.ci_resamples)
     details = run_details(protocol, bundle, net, result, per_subject, correct, checkpoint, fit, trainer.device)
+    details["metric_intervals"] = {name: {"top10": evaluation.subject_interval(subjects, baseline_ranks < 10,
+                                                                               protocol.acceptance)}
+                                   for name, baseline_ranks in result["baseline_ranks"].items()}
     return PipelineResult(metrics=metrics, baselines=baselines, data=bundle.provenance,
                           primary_unit_values=[row["value"] for row in per_subject],
                           primary_unit_weights=[float(row["n"]) for row in per_subject],

@@ -285,6 +285,11 @@ def assemble_result(protocol: Protocol, scores: dict[str, Any], *, data: dict, f
         "device": device,
     }
     baselines = {name: f["metrics"] for name, f in features.items() if name != "trained"}
+    # Each baseline's ARI over the same species, resampled as the primary endpoint is.
+    details["metric_intervals"] = {
+        name: {"ari": species_bootstrap_ari(features[name]["clusters"], species,
+                                            n_resamples=protocol.acceptance.ci_resamples,
+                                            seed=protocol.acceptance.ci_seed)["ci95"]} for name in baselines}
     # The ARI is adjusted for chance: its expected value under random labels is 0 for any data.
     baselines["chance"] = {"ari": 0.0}
     bootstrap, jackknife = intervals["species_bootstrap"], intervals["species_jackknife"]

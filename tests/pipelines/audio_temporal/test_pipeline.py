@@ -149,6 +149,9 @@ def test_teminal_a_only_baseline_is_trained_without_tnce(tiny_run: tuple[Path, d
     _, results, calls = tiny_run
     baseline = results["baselines"]["teminal_a_only"]
     assert set(baseline) >= {"zste_task3_after", "zste_task1_after"}
+    # Its task 3 has an interval over the same held-out class pairs as the model's.
+    low, high = results["metric_intervals"]["teminal_a_only"]["zste_task3_after"]
+    assert 0 <= low <= baseline["zste_task3_after"] <= high <= 1
     assert [r["phase"] for r in results["teminal_a_only"]["phases"]] == ["temin_a", "temin_b"]
     # The last TNCE call belongs to the model; the baseline's post-training that follows uses CLIP only.
     assert calls[-1] == "clip" and "tnce" not in calls[len(calls) - calls[::-1].index("tnce"):]

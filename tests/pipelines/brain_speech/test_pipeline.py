@@ -154,6 +154,10 @@ def test_quick_protocol_on_a_tiny_simulation(tmp_path: Path, monkeypatch: pytest
     assert set(results["baselines"]) == {"chance", "ridge", "oracle"}
     assert results["data"]["simulated"] is True and "SIMULATED" in results["data"]["description"]
     assert results["baselines"]["oracle"]["top10"] > results["baselines"]["chance"]["top10"]
+    # Every fitted baseline's top-10 has an interval over the same subjects as the model's.
+    for name in ("ridge", "oracle"):
+        low, high = results["metric_intervals"][name]["top10"]
+        assert 0 <= low <= results["baselines"][name]["top10"] <= high <= 1
     # The simulator marks one bad channel per recording in channels.tsv: the layout shows it.
     quality = results["data_quality"]
     assert quality["counts"]["bad_channels"] == 2 and quality["figures"][0]["labels"].count("bad") == 1

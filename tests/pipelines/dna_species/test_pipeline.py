@@ -69,6 +69,11 @@ def test_tiny_run_reports_every_metric_baseline_and_detail(tmp_path: Path) -> No
         assert key in results["metrics"]
         for baseline in ("tnf", "canonical_tnf", "tnf_kernel"):
             assert key in results["baselines"][baseline]
+    # Each feature baseline's ARI has an interval over the test species, as the model's has.
+    for baseline in ("tnf", "canonical_tnf", "tnf_kernel"):
+        low, high = results["metric_intervals"][baseline]["ari"]
+        # (Two species here: every resample may give the full data's ARI, up to rounding.)
+        assert low - 1e-12 <= results["baselines"][baseline]["ari"] <= high + 1e-12
     endpoint = results["primary_endpoint"]
     assert endpoint["metric"] == "ari" and endpoint["n_units"] == len(endpoint["unit_ids"]) > 0
     # The CI resamples the test species (two here), not the contigs.
