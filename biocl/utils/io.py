@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "check_output", "existing_output_error", "check_result_folder", "result_folder", "write_json", "write_text",
-           "sha256_file", "sha256_bytes", "sha256_files", "write_error_message", "os_error_message"]
+__all__ = ["atomic_path", "atomic_directory", "check_output_dir", "check_output", "existing_output_error",
+           "check_result_folder", "result_folder", "write_json", "write_text", "sha256_file", "sha256_bytes",
+           "sha256_files", "write_error_message", "os_error_message"]
 
 
 @contextlib.contextmanager
@@ -107,7 +108,7 @@ def check_output(path: str | Path, *, overwrite: bool = False, folder: bool = Tr
     """Check an output before any work: refuse an existing, non-empty one unless ``overwrite``.
 
     Every writing command calls this first thing, so all of them treat an existing output
-    the same way (see docs/cli.md, "Existing outputs"). Nothing is written unless ``clear``.
+    the same way (the README, "Existing outputs"). Nothing is written unless ``clear``.
 
     Parameters
     ----------
