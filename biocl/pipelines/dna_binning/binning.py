@@ -38,6 +38,7 @@ from biocl.pipelines.dna_binning.views import fuse_views
 from biocl.utils.docs import fill_doc
 from biocl.utils.errors import BioclError
 from biocl.utils.io import check_result_folder, result_folder, write_json
+from biocl.utils.runtime import set_threads
 
 __all__ = ["read_for_binning", "bin_fasta", "evaluate_binning"]
 
@@ -140,7 +141,7 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
     if coverage.given and calibration == "halves":
         raise BioclError("--calibration halves compares halves of one sequence's composition, not coverage",
                          hint="use --calibration silhouette with coverage")
-    _set_threads(threads)
+    set_threads(threads)
     records, long_enough, stats = read_for_binning(path, min_length_bp=min_length_bp)
     # A sequence of N only has no features to compare: it is unbinned with that reason.
     informative = np.array([r.seq.count("N") < r.length_bp for r in records], dtype=bool)
@@ -190,23 +191,6 @@ def bin_fasta(path: str | Path, out_dir: str | Path, *, features: str = "learned
         summary.update(threshold=float(threshold), **written)
         write_json(folder / "summary.json", summary)
     return summary
-
-
-def _set_threads(threads: int | None) -> None:
-    """torch's and BLAS's CPU threads (pysam's come with the coverage options)."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise BioclError(f"--threads must be at least 1, not {threads}")
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    except ImportError:  # scikit-learn brings threadpoolctl; without it BLAS keeps its setting
-        pass
 
 
 def _featurizer(features: str, kept: list, *, model: str | None, trust_remote_code: bool, training: SelfTraining,

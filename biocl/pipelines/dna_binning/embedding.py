@@ -51,7 +51,7 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
         ``n_sequences``, ``dim``, ``model``, ``n_too_short``, ``processes`` and ``coverage``
         (settings, or None); None on the other ranks.
     """
-    from biocl.pipelines.dna_binning.binning import _set_threads
+    from biocl.utils.runtime import set_threads
     from biocl.train import distributed
     from biocl.utils.io import check_output_dir
 
@@ -62,7 +62,7 @@ def embed_fasta(fasta: str | Path, out: str | Path, *, model: str = "default", s
 
         raise BioclError("the output is a folder; give the embeddings file to write", path=out,
                          hint="e.g. --out embeddings.npy")
-    _set_threads(threads)
+    set_threads(threads)
 
     owns_group = distributed.world_size() == 1
     rank, world, _ = distributed.init_from_env(device)
