@@ -82,6 +82,7 @@ def run_folder(out: Path | None, resume: Path | None, overwrite: bool) -> Path |
     first, so no checkpoint of the old run is resumed by mistake); an existing, non-empty
     ``--out`` is refused otherwise. None: the default, new, time-stamped folder.
     """
+    from biocl.pipelines.runs import live_lock_holder
     from biocl.utils.errors import BioclError
     from biocl.utils.io import check_output
 
@@ -92,24 +93,9 @@ def run_folder(out: Path | None, resume: Path | None, overwrite: bool) -> Path |
         return resume
     if out is None:
         return None
-    holder = _lock_holder(out / ".lock")
+    holder = live_lock_holder(out)
     if holder is not None:  # a live run's folder is neither refilled nor emptied (a dead one's lock is stale)
         raise BioclError(f"the run folder is in use by process {holder}", path=out,
                          hint="wait for it to finish or choose another --out")
     return check_output(out, overwrite=overwrite, resume=f"--resume {out}", clear=True)
 
-
-def _lock_holder(lock: Path) -> int | None:
-    """The live process holding a run folder's ``.lock`` (see biocl.pipelines.runs), or None."""
-    import os
-
-    try:
-        pid = int(lock.read_text().strip())
-        if pid <= 0:
-            return None
-        os.kill(pid, 0)
-    except PermissionError:  # alive, another user's
-        return pid
-    except (OSError, ValueError):
-        return None  # no lock, an unreadable one, or its process is gone
-    return pid

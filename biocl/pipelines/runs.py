@@ -31,7 +31,7 @@ from biocl.utils.errors import BioclError
 from biocl.utils.io import write_json, write_text
 from biocl.protocols.base import Protocol, protocol_to_yaml
 
-__all__ = ["RunContext", "PipelineResult", "environment_info", "default_run_dir", "RESULTS_FILE"]
+__all__ = ["RunContext", "PipelineResult", "environment_info", "default_run_dir", "live_lock_holder", "RESULTS_FILE"]
 
 RESULTS_FILE = "results.json"
 
@@ -143,8 +143,8 @@ class RunContext:
         try:
             fd = os.open(self._lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            holder = _lock_holder(self._lock_path)
-            if holder is not None and _pid_alive(holder):
+            holder = live_lock_holder(self.run_dir)
+            if holder is not None:
                 raise BioclError(f"the run folder is in use by process {holder}", path=self.run_dir,
                                  hint="wait for it to finish or choose another --out") from None
             self._lock_path.unlink(missing_ok=True)
@@ -182,21 +182,21 @@ class RunContext:
         return write_json(self.run_dir / RESULTS_FILE, results)
 
 
-def _lock_holder(path: Path) -> int | None:
+def live_lock_holder(run_dir: str | Path) -> int | None:
+    """The live process whose ``.lock`` holds ``run_dir``, or None (no lock, or a dead process's)."""
     try:
-        return int(path.read_text().strip())
+        pid = int((Path(run_dir) / ".lock").read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return None
+    except PermissionError:  # alive, another user's
+        return pid
+    return pid
 
 
 def environment_info(device: str = "cpu") -> dict[str, Any]:
