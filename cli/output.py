@@ -98,4 +98,3 @@ def run_folder(out: Path | None, resume: Path | None, overwrite: bool) -> Path |
         raise BioclError(f"the run folder is in use by process {holder}", path=out,
                          hint="wait for it to finish or choose another --out")
     return check_output(out, overwrite=overwrite, resume=f"--resume {out}", clear=True)
-
