@@ -24,9 +24,9 @@ import torch
 
 from biocl.utils.console import info
 from biocl.data.meg.splits import SPLITS, block_splits, sentence_blocks
-from biocl.pipelines.brain_speech.quality import recording_quality
 from biocl.data.meg.windows import (PreparedRecording, WindowConfig, WindowTable, batch_arrays, build_windows,
                                     fit_scalers, prepare_recording)
+from biocl.pipelines.brain_speech.quality import recording_quality
 from biocl.utils.errors import BioclError
 from biocl.protocols.base import Protocol
 from biocl.train.distributed import main_process_first
